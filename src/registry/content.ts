@@ -1,0 +1,57 @@
+/**
+ * An immutable snapshot of the whole registry as served. Readers hold one
+ * `Content` at a time; the body and its ETag are computed once, on first use.
+ */
+import { contentHash, type GroupView } from './group-view.js';
+
+/** Everything a response needs, for one state of the registry. */
+export class Content {
+  /** Increases with every visible change; never reused within a process. */
+  readonly version: number;
+  /** All groups, sorted by name, including those without nodes. */
+  readonly groups: readonly GroupView[];
+  readonly targetCount: number;
+  private readonly byName: ReadonlyMap<string, GroupView>;
+  private bodyCache: string | undefined;
+  private etagCache: string | undefined;
+
+  constructor(version: number, groups: readonly GroupView[]) {
+    this.version = version;
+    this.groups = groups;
+    this.byName = new Map(groups.map((g) => [g.name, g]));
+    this.targetCount = groups.reduce((n, g) => n + g.nodes.length, 0);
+  }
+
+  /** One group's view, if the group exists. */
+  group(name: string): GroupView | undefined {
+    return this.byName.get(name);
+  }
+
+  /** The full `/v1/targets` body: every node's target group, groups in name order. */
+  get body(): string {
+    this.bodyCache ??= renderArray(this.groups.map((g) => g.fragment));
+    return this.bodyCache;
+  }
+
+  /**
+   * Strong ETag of `body`, derived from the groups' hashes so it costs
+   * O(groups), not O(bytes). A heartbeat changes no fragment, so no ETag.
+   */
+  get etag(): string {
+    this.etagCache ??= `"${contentHash('all', ...this.groups.filter((g) => g.nodes.length > 0).map((g) => g.hash))}"`;
+    return this.etagCache;
+  }
+}
+
+/** Joins JSON array fragments (empty ones skipped) into one JSON array. */
+export function renderArray(fragments: readonly string[]): string {
+  let out = '[';
+  let first = true;
+  for (const f of fragments) {
+    if (f === '') continue;
+    if (!first) out += ',';
+    out += f;
+    first = false;
+  }
+  return `${out}]`;
+}

@@ -1,0 +1,74 @@
+/**
+ * The rendered, immutable view of one group: what every response about the
+ * group is assembled from. Built once per change of the group.
+ */
+import { createHash } from 'node:crypto';
+import type { GroupDocument, NodeDocument } from './documents.js';
+import type { CommonLabels } from './target.js';
+
+/** One node, rendered. */
+export interface RenderedNode {
+  /** Last key segment, `{id}_{exporter_type}` by convention. */
+  readonly key: string;
+  readonly exporterType: string;
+  /** The node's target group, serialised. */
+  readonly json: string;
+}
+
+/** Scrape credentials of a group. Secret. */
+export interface Credentials {
+  readonly username: string;
+  readonly password: string;
+}
+
+/** An immutable snapshot of one group. */
+export interface GroupView {
+  readonly name: string;
+  /** Sanitised common labels. */
+  readonly commonLabels: CommonLabels;
+  /** Present when the group document names a username. Secret: never in public output. */
+  readonly credentials?: Credentials;
+  /** Valid nodes, sorted by key. */
+  readonly nodes: readonly RenderedNode[];
+  /** Distinct exporter types, sorted. */
+  readonly exporterTypes: readonly string[];
+  /** The nodes' target groups joined with `,`: a slice of a JSON array. */
+  readonly fragment: string;
+  /** Content hash of `fragment`. */
+  readonly hash: string;
+}
+
+/** Hash used for ETags: content-derived, so every replica agrees. */
+export function contentHash(...parts: readonly string[]): string {
+  const h = createHash('sha1');
+  for (const p of parts) h.update(p).update('\0');
+  return h.digest('base64url');
+}
+
+/** Stored per node: the parsed document and its rendering. */
+export interface NodeEntry {
+  readonly doc: NodeDocument;
+  readonly rendered: RenderedNode;
+}
+
+/** Builds a group's view from its entries (any order). */
+export function buildGroupView(
+  name: string,
+  doc: GroupDocument | undefined,
+  common: CommonLabels,
+  nodes: ReadonlyMap<string, NodeEntry>,
+): GroupView {
+  const keys = [...nodes.keys()].sort();
+  const rendered = keys.map((k) => nodes.get(k)!.rendered);
+  const fragment = rendered.map((n) => n.json).join(',');
+  const view: { -readonly [K in keyof GroupView]: GroupView[K] } = {
+    name,
+    commonLabels: common,
+    nodes: rendered,
+    exporterTypes: [...new Set(rendered.map((n) => n.exporterType))].sort(),
+    fragment,
+    hash: contentHash(fragment),
+  };
+  if (doc?.username !== undefined) view.credentials = { username: doc.username, password: doc.password ?? '' };
+  return view;
+}

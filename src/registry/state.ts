@@ -1,0 +1,189 @@
+/**
+ * The authoritative in-memory registry: plain Maps fed with etcd key/value
+ * changes, from which immutable `Content` snapshots are built on demand.
+ * Pure: no I/O. A change to one node re-renders only that node and its
+ * group; a change to a group document re-renders the group's nodes.
+ */
+import { Content } from './content.js';
+import { parseGroupDocument, parseNodeDocument, type GroupDocument, type InvalidReason } from './documents.js';
+import { buildGroupView, type GroupView, type NodeEntry } from './group-view.js';
+import { classifyKey } from './keys.js';
+import { sanitizeLabels } from './labels.js';
+import { buildTargetGroup, renderTargetGroup, type CommonLabels } from './target.js';
+
+/** A key/value change, as etcd reports it. */
+export type Change =
+  | { readonly type: 'put'; readonly key: string; readonly value: string }
+  | { readonly type: 'delete'; readonly key: string };
+
+/** What applying a change did. */
+export interface ApplyResult {
+  /** Whether anything a client can see changed. */
+  readonly changed: boolean;
+  /** Set when the change stored a document we must skip. */
+  readonly invalid?: { readonly key: string; readonly reason: InvalidReason; readonly detail: string };
+}
+
+interface GroupEntry {
+  doc: GroupDocument | undefined;
+  common: CommonLabels;
+  readonly nodes: Map<string, NodeEntry>;
+  /** Cached view; undefined when the group changed since it was built. */
+  view: GroupView | undefined;
+}
+
+const UNCHANGED: ApplyResult = { changed: false };
+const CHANGED: ApplyResult = { changed: true };
+
+/** Mutable registry state for one prefix. */
+export class RegistryState {
+  readonly prefix: string;
+  private readonly groups = new Map<string, GroupEntry>();
+  private readonly invalidKeys = new Map<string, InvalidReason>();
+  private sortedNames: string[] | undefined;
+  private version: number;
+  private content: Content | undefined;
+
+  /** `startVersion` lets a reloaded state continue the old one's versions. */
+  constructor(prefix: string, startVersion = 0) {
+    this.prefix = prefix;
+    this.version = startVersion;
+  }
+
+  /** Applies one change; see `ApplyResult`. */
+  apply(change: Change): ApplyResult {
+    const kind = classifyKey(this.prefix, change.key);
+    if (kind.kind === 'ignored') return UNCHANGED;
+    if (kind.kind === 'invalid') {
+      if (change.type === 'delete') return this.forgetInvalid(change.key);
+      this.invalidKeys.set(change.key, kind.reason);
+      return { changed: false, invalid: { key: change.key, reason: kind.reason, detail: 'group name must be 1-63 of [A-Za-z0-9_-]' } };
+    }
+    const result = kind.kind === 'group'
+      ? this.applyGroup(kind.group, change)
+      : this.applyNode(kind.group, kind.node, change);
+    if (result.changed) this.touch();
+    return result;
+  }
+
+  /** The current snapshot; rebuilt only after a visible change. */
+  snapshot(): Content {
+    if (this.content === undefined) {
+      this.sortedNames ??= [...this.groups.keys()].sort();
+      const views = this.sortedNames.map((name) => this.viewOf(name, this.groups.get(name)!));
+      this.content = new Content(this.version, views);
+    }
+    return this.content;
+  }
+
+  /** The version the next snapshot will carry. */
+  get currentVersion(): number {
+    return this.version;
+  }
+
+  /** Keys currently skipped, by reason. */
+  invalidCounts(): Map<InvalidReason, number> {
+    const counts = new Map<InvalidReason, number>();
+    for (const reason of this.invalidKeys.values()) counts.set(reason, (counts.get(reason) ?? 0) + 1);
+    return counts;
+  }
+
+  private touch(): void {
+    this.version += 1;
+    this.content = undefined;
+  }
+
+  private viewOf(name: string, entry: GroupEntry): GroupView {
+    entry.view ??= buildGroupView(name, entry.doc, entry.common, entry.nodes);
+    return entry.view;
+  }
+
+  private forgetInvalid(key: string): ApplyResult {
+    this.invalidKeys.delete(key);
+    return UNCHANGED;
+  }
+
+  private entry(group: string): GroupEntry {
+    let e = this.groups.get(group);
+    if (e === undefined) {
+      e = { doc: undefined, common: {}, nodes: new Map(), view: undefined };
+      this.groups.set(group, e);
+      this.sortedNames = undefined;
+    }
+    return e;
+  }
+
+  private dropIfEmpty(group: string, e: GroupEntry): void {
+    if (e.doc === undefined && e.nodes.size === 0) {
+      this.groups.delete(group);
+      this.sortedNames = undefined;
+    }
+  }
+
+  private applyGroup(group: string, change: Change): ApplyResult {
+    const key = change.key;
+    if (change.type === 'delete') {
+      this.invalidKeys.delete(key);
+      const e = this.groups.get(group);
+      if (e === undefined || e.doc === undefined) return UNCHANGED;
+      this.setGroupDoc(group, e, undefined);
+      return CHANGED;
+    }
+    const parsed = parseGroupDocument(change.value);
+    const e = this.entry(group);
+    if (!parsed.ok) {
+      this.invalidKeys.set(key, parsed.reason);
+      // An invalid document counts as no document: the nodes stay served.
+      const hadDoc = e.doc !== undefined;
+      this.setGroupDoc(group, e, undefined);
+      return { changed: hadDoc, invalid: { key, reason: parsed.reason, detail: parsed.detail } };
+    }
+    this.invalidKeys.delete(key);
+    this.setGroupDoc(group, e, parsed.value);
+    return CHANGED;
+  }
+
+  private setGroupDoc(group: string, e: GroupEntry, doc: GroupDocument | undefined): void {
+    e.doc = doc;
+    e.common = doc === undefined ? {} : sanitizeLabels(doc.commonLabels);
+    e.view = undefined;
+    for (const [node, n] of e.nodes) {
+      const tg = buildTargetGroup(group, e.common, n.doc);
+      // A node valid once stays valid under new common labels: address and port do not depend on them.
+      if (tg.ok) e.nodes.set(node, { doc: n.doc, rendered: { ...n.rendered, json: renderTargetGroup(tg.value) } });
+    }
+    this.dropIfEmpty(group, e);
+  }
+
+  private applyNode(group: string, node: string, change: Change): ApplyResult {
+    const key = change.key;
+    if (change.type === 'delete') {
+      this.invalidKeys.delete(key);
+      return this.removeNode(group, node) ? CHANGED : UNCHANGED;
+    }
+    const parsedDoc = parseNodeDocument(change.value);
+    const e = this.groups.get(group);
+    const tg = parsedDoc.ok ? buildTargetGroup(group, e?.common ?? {}, parsedDoc.value) : parsedDoc;
+    if (!parsedDoc.ok || !tg.ok) {
+      const bad = !parsedDoc.ok ? parsedDoc : tg.ok ? undefined : tg;
+      this.invalidKeys.set(key, bad!.reason);
+      return { changed: this.removeNode(group, node), invalid: { key, reason: bad!.reason, detail: bad!.detail } };
+    }
+    this.invalidKeys.delete(key);
+    const json = renderTargetGroup(tg.value);
+    const target = this.entry(group);
+    const old = target.nodes.get(node);
+    target.nodes.set(node, { doc: parsedDoc.value, rendered: { key: node, exporterType: parsedDoc.value.exporterType, json } });
+    if (old !== undefined && old.rendered.json === json) return UNCHANGED; // heartbeat: only last_seen moved
+    target.view = undefined;
+    return CHANGED;
+  }
+
+  private removeNode(group: string, node: string): boolean {
+    const e = this.groups.get(group);
+    if (e === undefined || !e.nodes.delete(node)) return false;
+    e.view = undefined;
+    this.dropIfEmpty(group, e);
+    return true;
+  }
+}

@@ -1,0 +1,74 @@
+/**
+ * One node → one Prometheus target group (registry-layout.md, "From
+ * documents to a scrape target").
+ */
+import type { NodeDocument, Parsed } from './documents.js';
+import { sanitizeLabels } from './labels.js';
+
+/** A target group exactly as http_sd wants it: `targets` and `labels`, nothing else. */
+export interface TargetGroup {
+  readonly targets: readonly [string];
+  readonly labels: Readonly<Record<string, string>>;
+}
+
+// host:port with a DNS name, IPv4 or [IPv6] host. Anything with a path,
+// user info, query or whitespace would let a registrant bend the scrape URL.
+const HOST_PORT = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):([0-9]{1,5})$/;
+
+function checkAddress(address: string): Parsed<string> {
+  const m = HOST_PORT.exec(address);
+  const port = m ? Number(m[2]) : 0;
+  if (!m || port < 1 || port > 65535) {
+    return { ok: false, reason: 'invalid_address', detail: `address ${JSON.stringify(address.slice(0, 100))} is not host:port` };
+  }
+  return { ok: true, value: address };
+}
+
+function labelString(labels: Readonly<Record<string, unknown>>, name: string): string | undefined {
+  const v = labels[name];
+  return typeof v === 'string' && v !== '' ? v : undefined;
+}
+
+/**
+ * The address to scrape, first that applies: the `address` field (ext),
+ * label `address`, label `ingress_host` + port, `id` + port.
+ */
+export function resolveAddress(node: NodeDocument): Parsed<string> {
+  if (node.address !== undefined) return checkAddress(node.address);
+  const labelAddress = labelString(node.labels, 'address');
+  if (labelAddress !== undefined) return checkAddress(labelAddress);
+  const ingress = labelString(node.labels, 'ingress_host');
+  if (ingress !== undefined) return checkAddress(`${ingress}:${node.port}`);
+  return checkAddress(`${node.id}:${node.port}`);
+}
+
+/** Labels a node gets from its group. Already sanitised. */
+export type CommonLabels = Readonly<Record<string, string>>;
+
+/**
+ * Builds the target group of one node: common labels, node labels on top,
+ * `exporter_type` forced, `__metrics_path__`, then the `__meta_etcd_*`
+ * labels. Keys come out sorted so the same content is the same bytes in
+ * every replica.
+ */
+export function buildTargetGroup(group: string, common: CommonLabels, node: NodeDocument): Parsed<TargetGroup> {
+  const address = resolveAddress(node);
+  if (!address.ok) return address;
+  const merged: Record<string, string> = { ...common, ...sanitizeLabels(node.labels) };
+  merged['exporter_type'] = node.exporterType;
+  if (node.metricsPath !== '') {
+    merged['__metrics_path__'] = node.metricsPath.startsWith('/') ? node.metricsPath : `/${node.metricsPath}`;
+  }
+  merged['__meta_etcd_group'] = group;
+  merged['__meta_etcd_node_id'] = node.id;
+  merged['__meta_etcd_exporter_type'] = node.exporterType;
+  if (node.status !== '') merged['__meta_etcd_node_status'] = node.status;
+  const labels: Record<string, string> = {};
+  for (const name of Object.keys(merged).sort()) labels[name] = merged[name]!;
+  return { ok: true, value: { targets: [address.value], labels } };
+}
+
+/** The exact bytes of one target group in a response. */
+export function renderTargetGroup(tg: TargetGroup): string {
+  return JSON.stringify({ targets: tg.targets, labels: tg.labels });
+}
