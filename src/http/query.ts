@@ -1,0 +1,47 @@
+/** Query-string validation: every parameter is known and well-formed, or 400. */
+import type { Request } from 'express';
+import { isValidGroupName } from '../registry/index.js';
+import { HttpError } from './errors.js';
+import type { TargetFilter } from './rendered.js';
+
+const MAX_VALUES = 100;
+const MAX_VALUE_LENGTH = 256;
+
+function values(req: Request, name: string): string[] {
+  const raw: unknown = req.query[name];
+  if (raw === undefined) return [];
+  const list = Array.isArray(raw) ? raw : [raw];
+  if (list.length > MAX_VALUES) throw new HttpError(400, `${name}: at most ${MAX_VALUES} values`);
+  return list.map((v) => {
+    if (typeof v !== 'string' || v === '' || v.length > MAX_VALUE_LENGTH) {
+      throw new HttpError(400, `${name}: expected a non-empty value of at most ${MAX_VALUE_LENGTH} characters`);
+    }
+    return v;
+  });
+}
+
+/** Rejects any query parameter not in `allowed`. */
+export function onlyParams(req: Request, allowed: readonly string[]): void {
+  for (const name of Object.keys(req.query)) {
+    if (!allowed.includes(name)) {
+      throw new HttpError(400, `unknown query parameter ${JSON.stringify(name.slice(0, 100))}; allowed: ${allowed.join(', ') || 'none'}`);
+    }
+  }
+}
+
+/** Checks a group name from a path or query. */
+export function checkGroupName(name: string, where: string): string {
+  if (!isValidGroupName(name)) {
+    throw new HttpError(400, `${where}: ${JSON.stringify(name.slice(0, 100))} is not a group name (1-63 letters, digits, "-" or "_")`);
+  }
+  return name;
+}
+
+/** Parses `?group=` and `?exporter_type=` (each repeatable) into a canonical filter. */
+export function parseTargetFilter(req: Request, pathGroup?: string): TargetFilter {
+  onlyParams(req, pathGroup === undefined ? ['group', 'exporter_type'] : ['exporter_type']);
+  const groups = pathGroup === undefined
+    ? values(req, 'group').map((g) => checkGroupName(g, 'group'))
+    : [checkGroupName(pathGroup, 'path')];
+  return { groups: [...new Set(groups)].sort(), exporterTypes: [...new Set(values(req, 'exporter_type'))].sort() };
+}

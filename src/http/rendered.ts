@@ -1,0 +1,82 @@
+/**
+ * Rendered responses: the bytes of a view, its ETag and its gzip, each
+ * computed once per state and reused by every request until the state
+ * changes. Filtered views live in an LRU bounded in bytes.
+ */
+import { promisify } from 'node:util';
+import { gzip as gzipCb, constants as zlibConstants } from 'node:zlib';
+import { LRUCache } from 'lru-cache';
+import { contentHash, renderArray, type Content } from '../registry/index.js';
+
+const gzipAsync = promisify(gzipCb);
+
+/** One response body with what is needed to serve it. */
+export class RenderedView {
+  readonly body: Buffer;
+  readonly etag: string;
+  private gz: Promise<Buffer> | undefined;
+
+  constructor(body: string, etag: string) {
+    this.body = Buffer.from(body, 'utf8');
+    this.etag = etag;
+  }
+
+  /** The gzip of `body`, computed on first request and then reused. */
+  gzipped(): Promise<Buffer> {
+    // Level 6 is zlib's default; faster levels save little at these sizes and cost bytes.
+    this.gz ??= gzipAsync(this.body, { level: zlibConstants.Z_DEFAULT_COMPRESSION });
+    return this.gz;
+  }
+}
+
+/** A filter of `/v1/targets`: groups and exporter types, each empty for "all". */
+export interface TargetFilter {
+  readonly groups: readonly string[];
+  readonly exporterTypes: readonly string[];
+}
+
+/** Renders views of `Content`, caching the unfiltered one and an LRU of filtered ones. */
+export class ViewCache {
+  private full: { version: number; view: RenderedView } | undefined;
+  private readonly filtered: LRUCache<string, RenderedView>;
+
+  constructor(maxBytes: number) {
+    this.filtered = new LRUCache<string, RenderedView>({
+      maxSize: maxBytes,
+      // Counts the body twice: once for itself, once for a gzip that may come.
+      sizeCalculation: (v) => Math.max(1, v.body.length * 2),
+    });
+  }
+
+  /** The view of `content` under `filter`. */
+  view(content: Content, filter: TargetFilter): RenderedView {
+    if (filter.groups.length === 0 && filter.exporterTypes.length === 0) return this.fullView(content);
+    const key = `${content.version}\0${filter.groups.join(',')}\0${filter.exporterTypes.join(',')}`;
+    let view = this.filtered.get(key);
+    if (view === undefined) {
+      const body = renderFiltered(content, filter);
+      view = new RenderedView(body, `"${contentHash('filtered', body)}"`);
+      this.filtered.set(key, view);
+    }
+    return view;
+  }
+
+  private fullView(content: Content): RenderedView {
+    if (this.full?.version !== content.version) {
+      this.full = { version: content.version, view: new RenderedView(content.body, content.etag) };
+    }
+    return this.full.view;
+  }
+}
+
+/** The body of a filtered view: groups in name order, nodes in key order. */
+export function renderFiltered(content: Content, filter: TargetFilter): string {
+  const groups = filter.groups.length === 0 ? content.groups : filter.groups.map((g) => content.group(g)).filter((g) => g !== undefined);
+  if (filter.exporterTypes.length === 0) return renderArray(groups.map((g) => g.fragment));
+  const types = new Set(filter.exporterTypes);
+  const parts: string[] = [];
+  for (const g of groups) {
+    for (const n of g.nodes) if (types.has(n.exporterType)) parts.push(n.json);
+  }
+  return renderArray(parts);
+}

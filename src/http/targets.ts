@@ -1,0 +1,92 @@
+/**
+ * `/v1/targets` and `/v1/groups`: answers from pre-rendered views with
+ * ETag / If-None-Match, gzip on request and the served etcd revision.
+ */
+import type { Request, RequestHandler, Response } from 'express';
+import type { Content } from '../registry/index.js';
+import { HttpError } from './errors.js';
+import { parseTargetFilter, onlyParams } from './query.js';
+import type { RenderedView, ViewCache } from './rendered.js';
+
+/** What the routes read from the mirror. */
+export interface ContentSource {
+  content(): Content | undefined;
+  readonly revision: number;
+}
+
+function current(source: ContentSource): Content {
+  const content = source.content();
+  // Prometheus keeps its previous targets on any error: better than partial data.
+  if (content === undefined) throw new HttpError(503, 'registry not loaded yet');
+  return content;
+}
+
+/** Whether `If-None-Match` matches `etag` (weak comparison, as RFC 9110 asks for this header). */
+export function etagMatches(header: string | undefined, etag: string): boolean {
+  if (header === undefined) return false;
+  if (header.trim() === '*') return true;
+  const bare = etag.replace(/^W\//, '');
+  return header.split(',').some((t) => t.trim().replace(/^W\//, '') === bare);
+}
+
+/** Whether the client accepts gzip (and did not refuse it with q=0). */
+export function acceptsGzip(header: string | undefined): boolean {
+  if (header === undefined) return false;
+  return header.split(',').some((part) => {
+    const [coding, ...params] = part.trim().toLowerCase().split(';');
+    if (coding !== 'gzip' && coding !== 'x-gzip') return false;
+    const q = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
+    return q === undefined || Number(q.slice(2)) > 0;
+  });
+}
+
+async function send(req: Request, res: Response, view: RenderedView, revision: number): Promise<void> {
+  res.setHeader('ETag', view.etag);
+  res.setHeader('X-Etcd-Revision', String(revision));
+  res.setHeader('Vary', 'Accept-Encoding');
+  res.setHeader('Cache-Control', 'no-cache');
+  if (etagMatches(req.headers['if-none-match'], view.etag)) {
+    res.status(304).end();
+    return;
+  }
+  res.setHeader('Content-Type', 'application/json');
+  let body = view.body;
+  if (acceptsGzip(req.headers['accept-encoding'])) {
+    body = await view.gzipped();
+    res.setHeader('Content-Encoding', 'gzip');
+  }
+  res.setHeader('Content-Length', String(body.length));
+  res.status(200).end(req.method === 'HEAD' ? undefined : body);
+}
+
+/** `GET /v1/targets[?group=..][&exporter_type=..]` and `GET /v1/targets/:group`. */
+export function targetsHandler(source: ContentSource, cache: ViewCache): RequestHandler {
+  return async (req, res) => {
+    const group = typeof req.params['group'] === 'string' ? req.params['group'] : undefined;
+    const filter = parseTargetFilter(req, group);
+    const content = current(source);
+    // Read revision and content in the same tick: the revision describes exactly this content.
+    await send(req, res, cache.view(content, filter), source.revision);
+  };
+}
+
+/** Public description of the groups: never credentials. */
+export function groupsHandler(source: ContentSource): RequestHandler {
+  let cached: { version: number; body: Buffer } | undefined;
+  return (req, res) => {
+    onlyParams(req, []);
+    const content = current(source);
+    if (cached?.version !== content.version) {
+      const groups = content.groups.map((g) => ({
+        name: g.name,
+        common_labels: g.commonLabels,
+        nodes: g.nodes.length,
+        exporter_types: g.exporterTypes,
+      }));
+      cached = { version: content.version, body: Buffer.from(JSON.stringify(groups)) };
+    }
+    res.setHeader('X-Etcd-Revision', String(source.revision));
+    res.setHeader('Content-Type', 'application/json');
+    res.status(200).end(cached.body);
+  };
+}

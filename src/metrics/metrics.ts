@@ -1,0 +1,97 @@
+/**
+ * The server's own metrics, all registered on an injected Registry (never
+ * prom-client's global one), so tests and embedders can own theirs.
+ */
+import { Counter, Gauge, Histogram, collectDefaultMetrics, type Registry } from 'prom-client';
+import { INVALID_REASONS, type InvalidReason } from '../registry/index.js';
+import type { Mirror, MirrorMetrics, ReloadReason } from '../mirror/mirror.js';
+
+const P = 'etcd_http_sd_';
+
+/** HTTP request observations, recorded by the HTTP layer. */
+export interface HttpMetrics {
+  observe(route: string, code: number, seconds: number): void;
+}
+
+/** What the state gauges read at scrape time. */
+export type MirrorReader = Pick<Mirror, 'content' | 'status' | 'invalidCounts'>;
+
+/**
+ * Registers the server's metrics on `registry`: default process metrics and
+ * the counters the mirror and HTTP layer feed. The gauges that read the
+ * mirror are added by `registerStateGauges` once it exists.
+ */
+export function createServerMetrics(registry: Registry): { readonly mirror: MirrorMetrics; readonly http: HttpMetrics } {
+  collectDefaultMetrics({ register: registry });
+  return { mirror: mirrorCounters(registry), http: httpMetrics(registry) };
+}
+
+/** Registers the gauges computed from `mirror` at scrape time. */
+export function registerStateGauges(registry: Registry, mirror: MirrorReader): void {
+  const registers = [registry];
+  new Gauge({
+    name: `${P}targets`, help: 'Targets served, per group.', labelNames: ['group'], registers,
+    collect() {
+      this.reset();
+      for (const g of mirror.content()?.groups ?? []) this.set({ group: g.name }, g.nodes.length);
+    },
+  });
+  const scalar = (name: string, help: string, read: () => number | undefined): void => {
+    new Gauge({
+      name: `${P}${name}`, help, registers,
+      collect() {
+        const v = read();
+        if (v === undefined) this.reset();
+        else this.set(v);
+      },
+    });
+  };
+  scalar('groups', 'Groups in the registry.', () => mirror.content()?.groups.length ?? 0);
+  scalar('ready', '1 once the first full load is in memory.', () => (mirror.status().ready ? 1 : 0));
+  scalar('etcd_connected', '1 while the watch on etcd is connected.', () => (mirror.status().connected ? 1 : 0));
+  scalar('mirror_revision', 'etcd revision the served state reflects.', () => mirror.status().revision);
+  scalar('last_contact_age_seconds', 'Seconds since etcd last answered (watch or probe).', () => seconds(mirror.status().lastContactAgeMs));
+  scalar('last_event_age_seconds', 'Seconds since the last watch event was applied.', () => seconds(mirror.status().lastEventAgeMs));
+  new Gauge({
+    name: `${P}invalid_documents`, help: 'Documents in etcd currently skipped as invalid, by reason.', labelNames: ['reason'], registers,
+    collect() {
+      const counts = mirror.invalidCounts();
+      for (const reason of INVALID_REASONS) this.set({ reason }, counts.get(reason) ?? 0);
+    },
+  });
+}
+
+function seconds(ms: number | undefined): number | undefined {
+  return ms === undefined ? undefined : ms / 1000;
+}
+
+function mirrorCounters(registry: Registry): MirrorMetrics {
+  const registers = [registry];
+  const events = new Counter({ name: `${P}watch_events_total`, help: 'Watch events applied, by type.', labelNames: ['type'], registers });
+  const invalid = new Counter({ name: `${P}invalid_documents_skipped_total`, help: 'Invalid documents skipped (on load and on watch), by reason.', labelNames: ['reason'], registers });
+  const reloads = new Counter({ name: `${P}reloads_total`, help: 'Full listings of the prefix, by reason.', labelNames: ['reason'], registers });
+  // Pre-initialise every series so rate() works from the first scrape.
+  for (const type of ['put', 'delete'] as const) events.inc({ type }, 0);
+  for (const reason of INVALID_REASONS) invalid.inc({ reason }, 0);
+  for (const reason of ['initial', 'compacted', 'watch_error'] satisfies ReloadReason[]) reloads.inc({ reason }, 0);
+  return {
+    eventsApplied: (type, count) => events.inc({ type }, count),
+    invalidDocument: (reason: InvalidReason) => invalid.inc({ reason }),
+    reload: (reason) => reloads.inc({ reason }),
+  };
+}
+
+function httpMetrics(registry: Registry): HttpMetrics {
+  const registers = [registry];
+  const requests = new Counter({ name: `${P}http_requests_total`, help: 'HTTP requests, by route and status code.', labelNames: ['route', 'code'], registers });
+  const duration = new Histogram({
+    name: `${P}http_request_duration_seconds`, help: 'HTTP request duration, by route.', labelNames: ['route'], registers,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+  });
+  return {
+    observe(route, code, secs) {
+      requests.inc({ route, code: String(code) });
+      duration.observe({ route }, secs);
+    },
+  };
+}

@@ -1,0 +1,91 @@
+/**
+ * Assembles `serve`: etcd (given, or embedded and supervised), the mirror,
+ * metrics and the HTTP server, and takes them down in the right order.
+ * Touches no `process` state: the CLI owns signals and exit codes.
+ */
+import type { Etcd3 } from 'etcd3';
+import { Registry } from 'prom-client';
+import type { ServeConfig } from './config/serve.js';
+import { createEtcdClient } from './etcd/client.js';
+import { startEmbeddedEtcd, type EmbeddedEtcd } from './etcd/embedded.js';
+import { createApp } from './http/app.js';
+import { listen, type HttpServer } from './http/server.js';
+import type { Logger } from './log.js';
+import { createServerMetrics, registerStateGauges } from './metrics/metrics.js';
+import { EtcdSource } from './mirror/etcd-source.js';
+import { Mirror, type MirrorOptions } from './mirror/mirror.js';
+
+/** A running server. */
+export interface RunningServer {
+  /** Base URL of the HTTP listener, e.g. `http://127.0.0.1:9911`. */
+  readonly url: string;
+  readonly mirror: Mirror;
+  readonly registry: Registry;
+  /** The embedded etcd's endpoint when serve started one. */
+  readonly embeddedEndpoint?: string;
+  /** Stops in order: readiness, HTTP (in-flight requests finish), watch, client, embedded etcd. */
+  close(): Promise<void>;
+}
+
+/** Extra knobs for tests and embedders. */
+export interface ServerOverrides {
+  readonly registry?: Registry;
+  readonly mirror?: Partial<Pick<MirrorOptions, 'probeIntervalMs' | 'stallMs' | 'backoffInitialMs' | 'backoffMaxMs'>>;
+}
+
+/** Starts everything `serve` runs. Resolves once the HTTP server listens (not once loaded: see /readyz). */
+export async function startServer(config: ServeConfig, logger: Logger, overrides: ServerOverrides = {}): Promise<RunningServer> {
+  const embedded = config.etcd.endpoints.length === 0 ? await startEmbedded(config, logger) : undefined;
+  let client: Etcd3 | undefined;
+  try {
+    const endpoints = embedded ? [embedded.endpoint] : config.etcd.endpoints;
+    client = createEtcdClient({ ...config.etcd, endpoints });
+    const registry = overrides.registry ?? new Registry();
+    const source = new EtcdSource(client, config.etcd.prefix);
+    const metrics = createServerMetrics(registry);
+    const mirror = new Mirror({ ...overrides.mirror, source, prefix: config.etcd.prefix, logger, metrics: metrics.mirror });
+    registerStateGauges(registry, mirror);
+    const app = createApp({ mirror, registry, httpMetrics: metrics.http, logger, cacheMaxBytes: config.cacheMaxBytes });
+    const http = await listen(app, config.listen.host, config.listen.port);
+    mirror.start();
+    const url = `http://${formatHost(http.address.address)}:${http.address.port}`;
+    logger.info('listening', { url, etcd: endpoints, prefix: config.etcd.prefix, embedded: embedded !== undefined });
+    const c = client;
+    return {
+      url, mirror, registry,
+      ...(embedded ? { embeddedEndpoint: embedded.endpoint } : {}),
+      close: () => shutdown(app.locals, http, mirror, c, embedded, logger),
+    };
+  } catch (err) {
+    client?.close();
+    await embedded?.stop();
+    throw err;
+  }
+}
+
+async function startEmbedded(config: ServeConfig, logger: Logger): Promise<EmbeddedEtcd> {
+  const e = config.embeddedEtcd;
+  logger.info('no etcd endpoints configured; starting a local etcd', { binary: e.binary, dataDir: e.dataDir, clientPort: e.clientPort });
+  return startEmbeddedEtcd({ binary: e.binary, dataDir: e.dataDir, clientPort: e.clientPort, peerPort: e.peerPort, logger: logger.child({ component: 'embedded-etcd' }) });
+}
+
+async function shutdown(
+  locals: { shuttingDown: boolean },
+  http: HttpServer,
+  mirror: Mirror,
+  client: Etcd3,
+  embedded: EmbeddedEtcd | undefined,
+  logger: Logger,
+): Promise<void> {
+  logger.info('shutting down');
+  locals.shuttingDown = true;
+  await http.close(3000);
+  await mirror.close();
+  client.close();
+  await embedded?.stop();
+  logger.info('stopped');
+}
+
+function formatHost(address: string): string {
+  return address.includes(':') ? `[${address}]` : address;
+}
