@@ -30,10 +30,14 @@ export function createServerMetrics(registry: Registry): { readonly mirror: Mirr
 export function registerStateGauges(registry: Registry, mirror: MirrorReader): void {
   const registers = [registry];
   new Gauge({
-    name: `${P}targets`, help: 'Targets served, per group.', labelNames: ['group'], registers,
+    name: `${P}targets`, help: 'Targets served, per group and exporter type.', labelNames: ['group', 'exporter_type'], registers,
     collect() {
       this.reset();
-      for (const g of mirror.content()?.groups ?? []) this.set({ group: g.name }, g.nodes.length);
+      for (const g of mirror.content()?.groups ?? []) {
+        // A group without nodes still reports 0, so "lost its targets" alerts see the drop.
+        if (g.exporterTypeCounts.size === 0) this.set({ group: g.name, exporter_type: '' }, 0);
+        for (const [exporterType, n] of g.exporterTypeCounts) this.set({ group: g.name, exporter_type: exporterType }, n);
+      }
     },
   });
   const scalar = (name: string, help: string, read: () => number | undefined): void => {

@@ -32,6 +32,8 @@ export interface GroupView {
   readonly nodes: readonly RenderedNode[];
   /** Distinct exporter types, sorted. */
   readonly exporterTypes: readonly string[];
+  /** Node count per exporter type. */
+  readonly exporterTypeCounts: ReadonlyMap<string, number>;
   /** The nodes' target groups joined with `,`: a slice of a JSON array. */
   readonly fragment: string;
   /** Content hash of `fragment`. */
@@ -61,11 +63,14 @@ export function buildGroupView(
   const keys = [...nodes.keys()].sort();
   const rendered = keys.map((k) => nodes.get(k)!.rendered);
   const fragment = rendered.map((n) => n.json).join(',');
+  const counts = new Map<string, number>();
+  for (const n of rendered) counts.set(n.exporterType, (counts.get(n.exporterType) ?? 0) + 1);
   const view: { -readonly [K in keyof GroupView]: GroupView[K] } = {
     name,
     commonLabels: common,
     nodes: rendered,
-    exporterTypes: [...new Set(rendered.map((n) => n.exporterType))].sort(),
+    exporterTypes: [...counts.keys()].sort(),
+    exporterTypeCounts: counts,
     fragment,
     hash: contentHash(fragment),
   };

@@ -1,0 +1,71 @@
+#!/usr/bin/env node
+/**
+ * The `etcd-http-sd` binary. The only module that touches `process`:
+ * argv, env, signals and exit codes.
+ */
+import { readFileSync } from 'node:fs';
+import { UsageError } from '../config/flags.js';
+import { ConfigError, EtcdHttpSdError, errorMessage } from '../errors.js';
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type CliContext } from './io.js';
+import { serveCommand, VERSION } from './serve.js';
+
+type Command = (ctx: CliContext) => Promise<number>;
+
+const COMMANDS: Readonly<Record<string, { run: Command; summary: string }>> = {
+  serve: { run: serveCommand, summary: 'serve the registry as Prometheus http_sd targets' },
+};
+
+function usage(): string {
+  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(16)}${c.summary}`);
+  return `Usage: etcd-http-sd <command> [flags]\n\nCommands:\n${lines.join('\n')}\n\nRun 'etcd-http-sd <command> --help' for a command's flags.\n`;
+}
+
+function stopSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const onSignal = (sig: NodeJS.Signals): void => {
+      // A second signal means "now": do not wait for a graceful stop.
+      process.once('SIGINT', () => process.exit(EXIT_FAILURE));
+      process.once('SIGTERM', () => process.exit(EXIT_FAILURE));
+      resolve(sig);
+    };
+    process.once('SIGTERM', onSignal);
+    process.once('SIGINT', onSignal);
+  });
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '-h' || name === '--help' || name === 'help') {
+    process.stdout.write(usage());
+    return name === undefined ? EXIT_USAGE : EXIT_OK;
+  }
+  if (name === '--version' || name === 'version') {
+    process.stdout.write(`etcd-http-sd ${VERSION}\n`);
+    return EXIT_OK;
+  }
+  const command = COMMANDS[name];
+  if (command === undefined) {
+    process.stderr.write(`etcd-http-sd: unknown command ${JSON.stringify(name)}\n\n${usage()}`);
+    return EXIT_USAGE;
+  }
+  return command.run({
+    argv: rest,
+    env: process.env,
+    readFile: (path) => readFileSync(path),
+    stdout: (t) => process.stdout.write(t.endsWith('\n') ? t : `${t}\n`),
+    stderr: (t) => process.stderr.write(t.endsWith('\n') ? t : `${t}\n`),
+    stopSignal: stopSignal(),
+  });
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    const usageProblem = err instanceof UsageError || err instanceof ConfigError;
+    const prefix = err instanceof EtcdHttpSdError ? '' : 'unexpected error: ';
+    process.stderr.write(`etcd-http-sd: ${prefix}${errorMessage(err)}\n`);
+    process.exitCode = usageProblem ? EXIT_USAGE : EXIT_FAILURE;
+  },
+);

@@ -1,0 +1,39 @@
+/** `etcd-http-sd serve`: run the SD server until SIGTERM/SIGINT. */
+import { isHelpRequested, formatHelp } from '../config/flags.js';
+import { loadServeConfig, SERVE_FLAGS } from '../config/serve.js';
+import { createLogger } from '../log.js';
+import { startServer } from '../server.js';
+import { EXIT_OK, type CliContext } from './io.js';
+
+const SUMMARY = `Serve the etcd service registry as Prometheus http_sd targets.
+
+With no --etcd-endpoints, serve starts and supervises a local etcd on
+127.0.0.1 (binary from --etcd-binary, data in --etcd-data-dir).
+Every flag can also be set as ETCD_HTTP_SD_<FLAG> (e.g. ETCD_HTTP_SD_LISTEN)
+or in the YAML file named by --config. The etcd password is read from
+--etcd-password-file or ETCD_HTTP_SD_ETCD_PASSWORD, never from a flag.
+
+Endpoints: /v1/targets, /v1/targets/<group>, /v1/groups, /healthz, /readyz, /metrics,
+and /v1/scrape-configs when --admin-token-file is set. With --auth-bearer-token-file
+and/or --auth-basic-username the SD endpoints (and /metrics with
+--auth-protect-metrics) require credentials; /healthz and /readyz stay open.
+Secrets are read from files at start-up and never logged.`;
+
+/** Runs `serve`; resolves with the exit code once stopped. */
+export async function serveCommand(ctx: CliContext): Promise<number> {
+  if (isHelpRequested(ctx.argv)) {
+    ctx.stdout(formatHelp('etcd-http-sd serve', SUMMARY, SERVE_FLAGS));
+    return EXIT_OK;
+  }
+  const config = loadServeConfig(ctx.argv, ctx.env, ctx.readFile);
+  const logger = createLogger({ level: config.logLevel });
+  logger.info('starting', { version: VERSION, prefix: config.etcd.prefix, listen: `${config.listen.host}:${config.listen.port}`, ...(config.configFile ? { configFile: config.configFile } : {}) });
+  const server = await startServer(config, logger);
+  const signal = await ctx.stopSignal;
+  logger.info('signal received', { signal });
+  await server.close();
+  return EXIT_OK;
+}
+
+/** The package version, reported in logs and `--version`. */
+export const VERSION = '0.1.0';
