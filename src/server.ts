@@ -17,7 +17,7 @@ import { Mirror, type MirrorOptions } from './mirror/mirror.js';
 
 /** A running server. */
 export interface RunningServer {
-  /** Base URL of the HTTP listener, e.g. `http://127.0.0.1:9911`. */
+  /** Base URL of the HTTP listener, e.g. `http://127.0.0.1:9911` (`https://` with TLS). */
   readonly url: string;
   readonly mirror: Mirror;
   readonly registry: Registry;
@@ -45,11 +45,19 @@ export async function startServer(config: ServeConfig, logger: Logger, overrides
     const metrics = createServerMetrics(registry);
     const mirror = new Mirror({ ...overrides.mirror, source, prefix: config.etcd.prefix, logger, metrics: metrics.mirror });
     registerStateGauges(registry, mirror);
-    const app = createApp({ mirror, registry, httpMetrics: metrics.http, logger, cacheMaxBytes: config.cacheMaxBytes });
-    const http = await listen(app, config.listen.host, config.listen.port);
+    const app = createApp({
+      mirror, registry, httpMetrics: metrics.http, logger, cacheMaxBytes: config.cacheMaxBytes,
+      ...(config.auth === undefined ? {} : { access: config.auth }),
+      ...(config.scrapeConfigs === undefined ? {} : { scrapeConfigs: config.scrapeConfigs }),
+    });
+    const http = await listen(app, config.listen.host, config.listen.port, config.tls);
     mirror.start();
-    const url = `http://${formatHost(http.address.address)}:${http.address.port}`;
-    logger.info('listening', { url, etcd: endpoints, prefix: config.etcd.prefix, embedded: embedded !== undefined });
+    const url = `${http.scheme}://${formatHost(http.address.address)}:${http.address.port}`;
+    // Which protections are on, never their secrets.
+    logger.info('listening', {
+      url, etcd: endpoints, prefix: config.etcd.prefix, embedded: embedded !== undefined,
+      access: describeAccess(config), scrapeConfigsRoute: config.scrapeConfigs !== undefined,
+    });
     const c = client;
     return {
       url, mirror, registry,
@@ -84,6 +92,16 @@ async function shutdown(
   client.close();
   await embedded?.stop();
   logger.info('stopped');
+}
+
+function describeAccess(config: ServeConfig): string[] {
+  const a = config.auth;
+  if (a === undefined) return ['open'];
+  return [
+    ...(a.bearerToken === undefined ? [] : ['bearer']),
+    ...(a.basic === undefined ? [] : ['basic']),
+    ...(a.protectMetrics ? ['metrics protected'] : []),
+  ];
 }
 
 function formatHost(address: string): string {

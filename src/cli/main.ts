@@ -7,12 +7,14 @@ import { readFileSync } from 'node:fs';
 import { UsageError } from '../config/flags.js';
 import { ConfigError, EtcdHttpSdError, errorMessage } from '../errors.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type CliContext } from './io.js';
+import { scrapeConfigsCommand } from './scrape-configs.js';
 import { serveCommand, VERSION } from './serve.js';
 
 type Command = (ctx: CliContext) => Promise<number>;
 
 const COMMANDS: Readonly<Record<string, { run: Command; summary: string }>> = {
   serve: { run: serveCommand, summary: 'serve the registry as Prometheus http_sd targets' },
+  'scrape-configs': { run: scrapeConfigsCommand, summary: 'print Prometheus scrape_configs for the groups, with their credentials' },
 };
 
 function usage(): string {

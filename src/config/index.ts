@@ -1,7 +1,9 @@
 /**
  * The configuration layer's public names: argv parsing (`flags.ts`), the
- * YAML file and setting sources (`file.ts`), and the validated settings of
- * `serve` and of the etcd connection every subcommand shares (`serve.ts`).
+ * YAML file (`document.ts`) and setting sources (`file.ts`), and the
+ * validated settings of `serve` (`serve.ts`), of the etcd connection every
+ * subcommand shares (`etcd.ts`), of access control and TLS (`http.ts`) and
+ * of generated scrape configs (`scrape.ts`).
  */
 export {
   UsageError,
@@ -32,6 +34,10 @@ export {
   deepFreeze,
   etcdConnectionFrom,
   loadEtcdConnection,
+  LISTEN_SETTING,
   loadServeConfig,
 } from './serve.js';
 export type { EtcdConnectionConfig, ServeConfig } from './serve.js';
+export { HTTP_SETTINGS, adminTokenFrom, authFrom, listenerTlsFrom } from './http.js';
+export type { AuthConfig, ListenerTls } from './http.js';
+export { SCRAPE_SETTINGS, externalUrlFrom, scrapeDefaultsFrom } from './scrape.js';

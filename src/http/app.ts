@@ -7,8 +7,11 @@ import type { Registry } from 'prom-client';
 import type { Logger } from '../log.js';
 import type { HttpMetrics } from '../metrics/metrics.js';
 import type { MirrorStatus } from '../mirror/mirror.js';
+import type { ScrapeConfigDefaults } from '../scrape-config/index.js';
+import { requireCredentials, type RouteCredentials } from './auth.js';
 import { errorHandler, notFound } from './errors.js';
 import { ViewCache } from './rendered.js';
+import { scrapeConfigsHandler } from './scrape-configs.js';
 import { groupsHandler, targetsHandler, type ContentSource } from './targets.js';
 
 /** What the app needs. */
@@ -19,6 +22,10 @@ export interface AppOptions {
   readonly logger: Logger;
   /** Byte bound of the filtered-view cache. */
   readonly cacheMaxBytes: number;
+  /** Credentials the SD routes (and `/metrics` when `protectMetrics`) require; absent: open. Secret. */
+  readonly access?: RouteCredentials & { readonly protectMetrics: boolean };
+  /** Serves `/v1/scrape-configs` behind `adminToken`; absent: that route does not exist. Secret. */
+  readonly scrapeConfigs?: { readonly adminToken: string; readonly defaults: ScrapeConfigDefaults };
 }
 
 /** Creates the app; `ready` may be flipped to false on shutdown so `/readyz` fails first. */
@@ -30,11 +37,7 @@ export function createApp(opts: AppOptions): Express & { locals: { shuttingDown:
   app.set('query parser', 'simple');
   app.locals['shuttingDown'] = false;
   app.use(observe(opts.httpMetrics));
-  const cache = new ViewCache(opts.cacheMaxBytes);
-  const targets = targetsHandler(opts.mirror, cache);
-  app.get('/v1/targets', targets);
-  app.get('/v1/targets/:group', targets);
-  app.get('/v1/groups', groupsHandler(opts.mirror));
+  const sd = mountRegistryRoutes(app, opts);
   app.get('/healthz', (_req, res) => {
     res.status(200).json({ status: 'ok' });
   });
@@ -50,7 +53,7 @@ export function createApp(opts: AppOptions): Express & { locals: { shuttingDown:
       last_event_age_seconds: s.lastEventAgeMs === undefined ? null : s.lastEventAgeMs / 1000,
     });
   });
-  app.get('/metrics', async (_req, res) => {
+  app.get('/metrics', ...(opts.access?.protectMetrics === true ? sd : []), async (_req, res) => {
     const body = await opts.registry.metrics();
     res.setHeader('Content-Type', opts.registry.contentType);
     res.status(200).end(body);
@@ -58,6 +61,26 @@ export function createApp(opts: AppOptions): Express & { locals: { shuttingDown:
   app.use(notFound);
   app.use(errorHandler(opts.logger));
   return app as Express & { locals: { shuttingDown: boolean } };
+}
+
+/**
+ * Mounts `/v1/targets`, `/v1/groups` (behind the SD credentials, if any) and
+ * `/v1/scrape-configs` (behind the admin token, only when one is set).
+ * Returns the SD credential check, for `/metrics`.
+ */
+function mountRegistryRoutes(app: Express, opts: AppOptions): RequestHandler[] {
+  const targets = targetsHandler(opts.mirror, new ViewCache(opts.cacheMaxBytes));
+  // /healthz and /readyz stay open: probes carry no credentials (issue #4).
+  const sd: RequestHandler[] = opts.access === undefined ? [] : [requireCredentials(opts.access, opts.logger)];
+  app.get('/v1/targets', ...sd, targets);
+  app.get('/v1/targets/:group', ...sd, targets);
+  app.get('/v1/groups', ...sd, groupsHandler(opts.mirror));
+  if (opts.scrapeConfigs !== undefined) {
+    // Only the admin token: the SD credentials must not unlock every group's password.
+    const admin = requireCredentials({ bearerToken: opts.scrapeConfigs.adminToken }, opts.logger);
+    app.get('/v1/scrape-configs', admin, scrapeConfigsHandler(opts.mirror, opts.scrapeConfigs.defaults));
+  }
+  return sd;
 }
 
 // Route label: the matched pattern, never the raw path (unbounded cardinality).

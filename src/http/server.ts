@@ -1,12 +1,21 @@
-/** Listening and graceful closing of the HTTP server. */
+/** Listening (plain HTTP or HTTPS) and graceful closing of the HTTP server. */
 import { createServer, type Server, type RequestListener } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+
+/** Certificate chain and key (PEM) for an HTTPS listener. */
+export interface ListenTls {
+  readonly cert: Buffer;
+  readonly key: Buffer;
+}
 
 /** A listening server. */
 export interface HttpServer {
-  readonly server: Server;
+  readonly server: Server | HttpsServer;
   /** Host and port actually bound (port 0 resolved). */
   readonly address: AddressInfo;
+  /** `https` when listening with TLS, else `http`. */
+  readonly scheme: 'http' | 'https';
   /**
    * Stops accepting, lets in-flight requests finish, and after `deadlineMs`
    * cuts whatever is left. Idle keep-alive sockets are closed at once.
@@ -14,9 +23,9 @@ export interface HttpServer {
   close(deadlineMs?: number): Promise<void>;
 }
 
-/** Listens on `host:port`; rejects with the OS error (e.g. EADDRINUSE). */
-export async function listen(handler: RequestListener, host: string, port: number): Promise<HttpServer> {
-  const server = createServer(handler);
+/** Listens on `host:port`, with TLS when `tls` is given; rejects with the OS error (e.g. EADDRINUSE). */
+export async function listen(handler: RequestListener, host: string, port: number, tls?: ListenTls): Promise<HttpServer> {
+  const server = tls === undefined ? createServer(handler) : createHttpsServer({ cert: tls.cert, key: tls.key }, handler);
   // Slow clients must not pin sockets forever.
   server.requestTimeout = 30_000;
   server.headersTimeout = 10_000;
@@ -30,11 +39,12 @@ export async function listen(handler: RequestListener, host: string, port: numbe
   return {
     server,
     address: server.address() as AddressInfo,
+    scheme: tls === undefined ? 'http' : 'https',
     close: (deadlineMs = 5000) => closeServer(server, deadlineMs),
   };
 }
 
-function closeServer(server: Server, deadlineMs: number): Promise<void> {
+function closeServer(server: Server | HttpsServer, deadlineMs: number): Promise<void> {
   return new Promise((resolve) => {
     const timer = setTimeout(() => server.closeAllConnections(), deadlineMs);
     server.close(() => {
