@@ -36,3 +36,6 @@ export {
   nodeKey,
 } from './registry/index.js';
 export type { GroupDocument, NodeDocument, TargetGroup, GroupView, InvalidReason, Change } from './registry/index.js';
+
+// The register library (issue #3): exporters announce themselves and stay announced.
+export * from './register/index.js';

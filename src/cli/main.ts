@@ -7,14 +7,20 @@ import { readFileSync } from 'node:fs';
 import { UsageError } from '../config/flags.js';
 import { ConfigError, EtcdHttpSdError, errorMessage } from '../errors.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type CliContext } from './io.js';
+import { groupCommand } from './group.js';
+import { registerCommand } from './register.js';
 import { scrapeConfigsCommand } from './scrape-configs.js';
 import { serveCommand, VERSION } from './serve.js';
+import { targetsCommand } from './targets.js';
 
 type Command = (ctx: CliContext) => Promise<number>;
 
 const COMMANDS: Readonly<Record<string, { run: Command; summary: string }>> = {
   serve: { run: serveCommand, summary: 'serve the registry as Prometheus http_sd targets' },
   'scrape-configs': { run: scrapeConfigsCommand, summary: 'print Prometheus scrape_configs for the groups, with their credentials' },
+  register: { run: registerCommand, summary: 'register an exporter and keep it registered until SIGTERM (sidecar)' },
+  group: { run: groupCommand, summary: 'configure, list, show or delete groups' },
+  targets: { run: targetsCommand, summary: 'print the targets the server would serve, for debugging' },
 };
 
 function usage(): string {

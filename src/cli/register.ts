@@ -1,0 +1,234 @@
+/**
+ * `etcd-http-sd register`: a sidecar that keeps one exporter registered
+ * until SIGTERM/SIGINT, then deregisters it and exits 0.
+ */
+import { hostname, networkInterfaces } from 'node:os';
+import { deepFreeze, row } from '../config/checks.js';
+import { flagsOf, type Env, type ReadFile, type Resolved, type SettingRow, type Settings } from '../config/file.js';
+import { formatHelp, isHelpRequested, UsageError, type FlagSpec } from '../config/flags.js';
+import { ETCD_CONNECTION_FLAGS, loadEtcdConnection, type EtcdConnectionConfig } from '../config/serve.js';
+import { ConfigError, InvalidArgumentError, errorMessage } from '../errors.js';
+import { createLogger, LOG_LEVELS, type Logger, type LogLevel } from '../log.js';
+import { RegistryClient } from '../register/client.js';
+import { validateHealthCheck, type HealthCheckOptions } from '../register/health.js';
+import { validateNode, type NodeSpec } from '../register/node.js';
+import { EXIT_FAILURE, EXIT_OK, type CliContext } from './io.js';
+
+const SUMMARY = `Register one exporter in the registry and keep it registered until SIGTERM or
+SIGINT, then remove it and exit 0. The node is written under a lease of --ttl,
+renewed every TTL/3; if etcd loses the lease (outage longer than the TTL,
+revocation) it is put again under a new lease as soon as etcd answers.
+With --check-url the node is registered only while that URL answers 2xx.
+--etcd-endpoints defaults to http://127.0.0.1:2379 (where serve runs its embedded etcd).
+
+Example (node_exporter sidecar):
+  etcd-http-sd register --etcd-endpoints http://etcd:2379 --group web \\
+    --exporter-type node_exporter --port 9100 --check-url http://127.0.0.1:9100/metrics`;
+
+/** Flags of `register` besides the etcd connection. */
+export const REGISTER_SETTINGS: readonly SettingRow[] = deepFreeze([
+  row('group', 'string', 'NAME', '', '', 'Group to join: 1-63 letters, digits, - or _. Required.'),
+  row('id', 'string', 'ID', '', '', 'Node id. Default: the hostname.'),
+  row('exporter-type', 'string', 'TYPE', '', '', 'Exporter type, e.g. node_exporter. Required.'),
+  row('port', 'int', 'PORT', '', '', 'Port the exporter listens on. Required.'),
+  row('host', 'string', 'HOST', '', '', 'Host to scrape (written as address HOST:PORT). Default: the first non-internal IPv4 address.'),
+  row('address', 'string', 'HOST:PORT', '', '', 'Address to scrape, instead of --host.'),
+  row('metrics-path', 'string', 'PATH', '', '/metrics', 'Path of the metrics endpoint.'),
+  row('label', 'repeat', 'NAME=VALUE', '', '', 'Node label.'),
+  row('status', 'string', 'STATUS', '', 'healthy', 'Node status, e.g. maintenance.'),
+  row('ttl', 'duration', '', '', '30s', 'Lease TTL, whole seconds, at least 1s.'),
+  row('check-url', 'string', 'URL', '', '', 'Register only while this http(s) URL answers 2xx.'),
+  row('check-interval', 'duration', '', '', '10s', 'Time between health checks.'),
+  row('check-timeout', 'duration', '', '', '', 'Bound of one health check. Default min(5s, --check-interval).'),
+  row('check-failures', 'int', 'N', '', '3', 'Failed checks in a row before the node is withdrawn.'),
+  row('unhealthy-status', 'string', 'STATUS', '', '', 'Keep an unhealthy node with this status instead of removing it.'),
+  row('log-level', 'string', 'LEVEL', 'log_level', 'info', `Least severe log level: ${LOG_LEVELS.join(', ')}.`),
+]);
+
+/** Default endpoint of the client commands: where `serve` runs its embedded etcd. */
+export const DEFAULT_CLIENT_ENDPOINT = 'http://127.0.0.1:2379';
+
+/** The connection flags for client commands' `--help`: without serve's embedded-etcd wording. */
+export function clientConnectionFlags(): FlagSpec[] {
+  return ETCD_CONNECTION_FLAGS.map((f) =>
+    f.name === 'etcd-endpoints'
+      ? { ...f, help: `etcd endpoints, all http:// or all https://. (env ETCD_HTTP_SD_ETCD_ENDPOINTS, default ${DEFAULT_CLIENT_ENDPOINT})` }
+      : f,
+  );
+}
+
+/** Where `register` may look for its defaults. */
+export interface SystemInfo {
+  readonly hostname: () => string;
+  readonly interfaces: typeof networkInterfaces;
+}
+
+/** The validated configuration of `register`. */
+export interface RegisterConfig {
+  readonly etcd: EtcdConnectionConfig;
+  readonly node: NodeSpec;
+  readonly ttlSeconds: number;
+  readonly healthCheck?: HealthCheckOptions;
+  readonly logLevel: LogLevel;
+}
+
+/** The first non-internal IPv4 address, else `fallback`. */
+export function primaryAddress(interfaces: ReturnType<typeof networkInterfaces>, fallback: string): string {
+  for (const list of Object.values(interfaces)) {
+    for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
+  }
+  return fallback;
+}
+
+function value(settings: Settings, name: string): Resolved | undefined {
+  return settings.get(name);
+}
+
+function str(settings: Settings, name: string): string | undefined {
+  const r = value(settings, name);
+  return r === undefined ? undefined : String(r.value);
+}
+
+function required(settings: Settings, name: string, example: string): Resolved {
+  const r = value(settings, name);
+  if (r === undefined) throw new UsageError(`--${name}`, `is required, e.g. --${name} ${example}`);
+  return r;
+}
+
+/** Parses `--label NAME=VALUE` occurrences. */
+export function parseLabels(r: Resolved | undefined): Record<string, string> {
+  const labels: Record<string, string> = {};
+  for (const item of r === undefined ? [] : (r.value as readonly string[])) {
+    const eq = item.indexOf('=');
+    if (eq <= 0) throw new ConfigError(r?.where ?? '--label', `expected NAME=VALUE, got ${JSON.stringify(item)}`);
+    labels[item.slice(0, eq)] = item.slice(eq + 1);
+  }
+  return labels;
+}
+
+const FIELD_FLAGS: Readonly<Record<string, string>> = {
+  group: 'group', id: 'id', exporterType: 'exporter-type', port: 'port', host: 'host', address: 'address',
+  metricsPath: 'metrics-path', status: 'status', ttlSeconds: 'ttl', 'healthCheck.url': 'check-url',
+  'healthCheck.intervalMs': 'check-interval', 'healthCheck.timeoutMs': 'check-timeout',
+  'healthCheck.failures': 'check-failures', 'healthCheck.unhealthyStatus': 'unhealthy-status',
+};
+
+/** Re-throws a library `InvalidArgumentError` as a `ConfigError` naming the flag (or variable) the user set. */
+function asSettingError(settings: Settings, err: unknown): unknown {
+  if (!(err instanceof InvalidArgumentError)) return err;
+  const flag = err.field.startsWith('labels.') ? 'label' : FIELD_FLAGS[err.field] ?? err.field;
+  const where = value(settings, flag)?.where ?? `--${flag}`;
+  const message = err.message.slice(err.field.length + 2);
+  return new ConfigError(where, err.field.startsWith('labels.') ? `label ${err.field.slice(7)}: ${message}` : message);
+}
+
+function nodeFrom(settings: Settings, system: SystemInfo): NodeSpec {
+  const address = str(settings, 'address');
+  const host = str(settings, 'host') ?? (address === undefined ? primaryAddress(system.interfaces(), system.hostname()) : undefined);
+  return {
+    group: String(required(settings, 'group', 'web').value),
+    id: str(settings, 'id') ?? system.hostname(),
+    exporterType: String(required(settings, 'exporter-type', 'node_exporter').value),
+    port: Number(required(settings, 'port', '9100').value),
+    metricsPath: str(settings, 'metrics-path') ?? '/metrics',
+    labels: parseLabels(value(settings, 'label')),
+    status: str(settings, 'status') ?? 'healthy',
+    ...(host === undefined ? {} : { host }),
+    ...(address === undefined ? {} : { address }),
+  };
+}
+
+function healthFrom(settings: Settings): HealthCheckOptions | undefined {
+  const url = str(settings, 'check-url');
+  if (url === undefined) return undefined;
+  const timeout = value(settings, 'check-timeout');
+  const status = str(settings, 'unhealthy-status');
+  return {
+    url,
+    intervalMs: Number(value(settings, 'check-interval')?.value),
+    failures: Number(value(settings, 'check-failures')?.value),
+    ...(timeout === undefined ? {} : { timeoutMs: Number(timeout.value) }),
+    ...(status === undefined ? {} : { unhealthyStatus: status }),
+  };
+}
+
+function ttlFrom(settings: Settings): number {
+  const r = value(settings, 'ttl');
+  const ms = Number(r?.value);
+  if (!(ms >= 1000) || ms % 1000 !== 0) {
+    throw new ConfigError(r?.where ?? '--ttl', `must be whole seconds, at least 1s (etcd leases count in seconds), got ${ms} ms`);
+  }
+  return ms / 1000;
+}
+
+/**
+ * Loads and checks everything `register` needs before touching etcd:
+ * errors name the flag (or environment variable) and the expected form.
+ */
+export function loadRegisterConfig(argv: readonly string[], env: Env, readFile: ReadFile, system: SystemInfo): RegisterConfig {
+  const { etcd, settings } = loadEtcdConnection(argv, env, readFile, REGISTER_SETTINGS);
+  const stray = settings.positionals[0];
+  if (stray !== undefined) throw new UsageError(JSON.stringify(stray), 'unexpected argument: register takes flags only');
+  const logLevel = str(settings, 'log-level') ?? 'info';
+  const level = LOG_LEVELS.find((l) => l === logLevel);
+  if (level === undefined) throw new ConfigError(value(settings, 'log-level')?.where ?? '--log-level', `must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}`);
+  try {
+    const node = nodeFrom(settings, system);
+    validateNode(node);
+    const healthCheck = healthFrom(settings);
+    if (healthCheck !== undefined) validateHealthCheck(healthCheck);
+    const endpoints = etcd.endpoints.length > 0 ? etcd.endpoints : [DEFAULT_CLIENT_ENDPOINT];
+    return { etcd: { ...etcd, endpoints }, node, ttlSeconds: ttlFrom(settings), logLevel: level, ...(healthCheck ? { healthCheck } : {}) };
+  } catch (err) {
+    throw asSettingError(settings, err);
+  }
+}
+
+const RETRY_MIN_MS = 1000;
+const RETRY_MAX_MS = 5000;
+
+/** Registers, retrying with backoff while etcd does not answer; resolves false if stopped first. */
+async function registerUntilStopped(client: RegistryClient, config: RegisterConfig, logger: Logger, stop: Promise<unknown>): Promise<boolean> {
+  let stopped = false;
+  void stop.then(() => (stopped = true));
+  for (let delay = RETRY_MIN_MS; !stopped; delay = Math.min(RETRY_MAX_MS, delay * 2)) {
+    try {
+      await client.register(config.node, config.healthCheck ? { healthCheck: config.healthCheck } : {});
+      // As the Go registrar does; optional (a node may exist without its group document).
+      await client.createOrJoinGroup(config.node.group).catch((err: unknown) => {
+        logger.warn('could not create or join the group document; the node is registered anyway', { group: config.node.group, error: errorMessage(err) });
+      });
+      return true;
+    } catch (err) {
+      if (stopped) break;
+      logger.warn('registration failed; retrying', { error: errorMessage(err), retryInMs: delay });
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([stop, new Promise((r) => (timer = setTimeout(r, delay)))]);
+      clearTimeout(timer);
+    }
+  }
+  return false;
+}
+
+/** Runs `register`; resolves with the exit code after deregistering on SIGTERM/SIGINT. */
+export async function registerCommand(ctx: CliContext): Promise<number> {
+  if (isHelpRequested(ctx.argv)) {
+    ctx.stdout(formatHelp('etcd-http-sd register', SUMMARY, [...clientConnectionFlags(), ...flagsOf(REGISTER_SETTINGS)]));
+    return EXIT_OK;
+  }
+  const config = loadRegisterConfig(ctx.argv, ctx.env, ctx.readFile, { hostname, interfaces: networkInterfaces });
+  const logger = createLogger({ level: config.logLevel });
+  const client = new RegistryClient({ ...config.etcd, ttlSeconds: config.ttlSeconds, logger });
+  logger.info('registering', { endpoints: config.etcd.endpoints, prefix: config.etcd.prefix, ttlSeconds: config.ttlSeconds, node: { ...config.node } });
+  await registerUntilStopped(client, config, logger, ctx.stopSignal);
+  const signal = await ctx.stopSignal;
+  logger.info('signal received: deregistering', { signal });
+  try {
+    await client.close();
+    logger.info('deregistered; exiting');
+    return EXIT_OK;
+  } catch (err) {
+    logger.error('deregistration incomplete: keys left expire with the lease', { error: errorMessage(err), ttlSeconds: config.ttlSeconds });
+    return EXIT_FAILURE;
+  }
+}

@@ -1,0 +1,289 @@
+/**
+ * The registry client: groups, and nodes kept registered under one shared
+ * lease through etcd outages, lease loss and restarts (issue #3).
+ */
+import { EventEmitter } from 'node:events';
+import type { Etcd3 } from 'etcd3';
+import { DEFAULT_CALL_TIMEOUT_MS } from '../etcd/client.js';
+import { errorMessage } from '../errors.js';
+import { nullLogger, type Logger } from '../log.js';
+import { withTimeout } from './async.js';
+import { DEFAULT_CLOSE_TIMEOUT_MS, DEFAULT_PREFIX, DEFAULT_TTL_SECONDS, EtcdHandle, checkPrefix, checkTtl, type RegistryClientOptions } from './options.js';
+import { ConflictError, RegistryClosedError, etcdFailure } from './errors.js';
+import type { LostEvent, NodeRef, RegisteredEvent, RestoredEvent, WithdrawnEvent } from './events.js';
+import * as groups from './groups.js';
+import { HealthGate, validateHealthCheck, type HealthActions, type HealthCheckOptions, type Probe } from './health.js';
+import { LeaseKeeper, type LeaseState } from './keepalive.js';
+import { checkStatus, keyOfNode, validateNode, type NodeSpec, type ValidNode } from './node.js';
+import { RegisteredNode, type NodeOwner, type NodeUpdate } from './registration.js';
+import { NodeStore, type NodeHealth, type NodeRecord } from './store.js';
+
+const WARN_EVERY_MS = 30_000;
+
+/** Options of `register()`. */
+export interface RegisterOptions {
+  /** Register only while this check passes (see `HealthCheckOptions`). */
+  readonly healthCheck?: HealthCheckOptions;
+  /** @internal Replaces the HTTP check, for tests. */
+  readonly probe?: Probe;
+}
+
+/**
+ * Registers nodes and manages groups in the registry. All nodes of one
+ * client share one lease; if it is lost, a new one is granted and every
+ * node put again. Emits `registered`, `withdrawn`, `lost`, `restored` and
+ * `error`; background failures never become unhandled rejections (without
+ * an `error` listener they are logged).
+ */
+export class RegistryClient extends EventEmitter implements NodeOwner {
+  /** The key prefix, without trailing `/`. */
+  readonly prefix: string;
+  /** The lease TTL in seconds. */
+  readonly ttlSeconds: number;
+  private readonly handle: EtcdHandle;
+  private readonly logger: Logger;
+  private readonly closeTimeoutMs: number;
+  private readonly keeper: LeaseKeeper;
+  private readonly store: NodeStore;
+  private readonly gates = new Map<string, HealthGate>();
+  private readonly pending = new Set<string>();
+  private closing: Promise<void> | undefined;
+  private lastWarnAt = 0;
+
+  /** Checks the options (throws `InvalidArgumentError`) and creates the etcd client; connects lazily. */
+  constructor(options: RegistryClientOptions) {
+    super();
+    this.prefix = checkPrefix(options.prefix ?? DEFAULT_PREFIX);
+    this.ttlSeconds = checkTtl(options.ttlSeconds ?? DEFAULT_TTL_SECONDS);
+    this.closeTimeoutMs = options.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS;
+    this.logger = options.logger ?? nullLogger;
+    const handle = EtcdHandle.from(options);
+    this.handle = handle;
+    this.store = new NodeStore(() => handle.current, {
+      leaseId: () => this.keeper.leaseId,
+      leaseInvalid: (id, err) => this.keeper.reportInvalid(id, err),
+    });
+    this.keeper = new LeaseKeeper({
+      client: () => handle.current,
+      beforeRecovery: () => handle.refresh(),
+      ttlSeconds: this.ttlSeconds,
+      callTimeoutMs: options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS,
+      ...(options.checkIntervalMs === undefined ? {} : { checkIntervalMs: options.checkIntervalMs }),
+      restore: () => this.store.putAll(),
+      afterRenewal: () => this.store.reconcile(),
+      countNodes: () => this.store.size,
+    });
+    this.keeper.on('lost', (e) => this.onLost(e));
+    this.keeper.on('restored', (e) => this.onRestored(e));
+    this.keeper.on('error', (err) => this.reportError(err));
+  }
+
+  /** Emitted when a node's key is written: at registration, or when its health check recovers. */
+  override on(event: 'registered', listener: (e: RegisteredEvent) => void): this;
+  /** Emitted when the health gate removes a node or marks its status. */
+  override on(event: 'withdrawn', listener: (e: WithdrawnEvent) => void): this;
+  /** Emitted when the lease is (presumed) gone; `restored` follows once etcd answers. */
+  override on(event: 'lost', listener: (e: LostEvent) => void): this;
+  /** Emitted when every node is put again under a new lease. */
+  override on(event: 'restored', listener: (e: RestoredEvent) => void): this;
+  /** Emitted for background failures (renewals, retried writes, health actions). */
+  override on(event: 'error', listener: (err: Error) => void): this;
+  override on(event: string, listener: (...args: never[]) => void): this {
+    return super.on(event, listener as (...args: unknown[]) => void);
+  }
+
+  /** The etcd3 client in use. One created from `endpoints` is replaced after a lost lease: read this each time. */
+  get etcd(): Etcd3 {
+    return this.handle.current;
+  }
+
+  /** The lease's state: `idle` before the first registration, then `alive` or `lost`, then `closed`. */
+  get leaseState(): LeaseState {
+    return this.keeper.state;
+  }
+
+  /** The current lease id (decimal), if one is held. */
+  get leaseId(): string | undefined {
+    return this.keeper.leaseId;
+  }
+
+  /**
+   * Registers a node: validates it (rejects with `InvalidArgumentError`
+   * naming the field before writing anything), then puts its document under
+   * the client's lease. With a health check, the node is written only once
+   * the check passes. Rejects if etcd does not answer (nothing is kept).
+   */
+  async register(spec: NodeSpec, options: RegisterOptions = {}): Promise<RegisteredNode> {
+    this.assertOpen('register');
+    const node = validateNode(spec);
+    const check = options.healthCheck === undefined ? undefined : validateHealthCheck(options.healthCheck);
+    const ref: NodeRef = { key: keyOfNode(this.prefix, node), group: node.group, id: node.id, exporterType: node.exporterType };
+    if (this.store.get(ref.key) !== undefined || this.pending.has(ref.key)) {
+      throw new ConflictError(`${ref.key} is already registered by this client: update or close its handle`);
+    }
+    this.pending.add(ref.key);
+    try {
+      const gate = check === undefined ? undefined : new HealthGate(check, this.gateActions(ref.key), options.probe);
+      const first = await gate?.first();
+      const health: NodeHealth = first === undefined || first.ok ? 'ok' : check?.unhealthyStatus !== undefined ? 'marked' : 'removed';
+      const rec: NodeRecord = { ref, node, health, markStatus: check?.unhealthyStatus ?? '', synced: false };
+      await this.addFirst(rec);
+      this.assertOpen('register'); // closed meanwhile: close() removed the key; start no gate
+      this.logger.info('node registered', { key: ref.key, leaseId: this.keeper.leaseId, health, ...(first ? { check: first.detail } : {}) });
+      if (health !== 'removed') this.emit('registered', { node: ref, leaseId: this.keeper.leaseId ?? '' } satisfies RegisteredEvent);
+      if (gate !== undefined) {
+        this.gates.set(ref.key, gate);
+        gate.start();
+      }
+      return new RegisteredNode(this, ref, node);
+    } finally {
+      this.pending.delete(ref.key);
+    }
+  }
+
+  private async addFirst(rec: NodeRecord): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      await this.keeper.acquire();
+      this.assertOpen('register');
+      try {
+        return await this.store.add(rec);
+      } catch (err) {
+        // The lease vanished under us: the keeper now knows; one more try gets a new lease.
+        if (attempt >= 2 || this.keeper.state !== 'lost') throw etcdFailure(`register ${rec.ref.key}`, err);
+      }
+    }
+  }
+
+  /** @internal For `RegisteredNode`. */
+  nodeSpec(key: string): ValidNode | undefined {
+    return this.store.get(key)?.node;
+  }
+
+  /** @internal For `RegisteredNode`. */
+  nodeHealth(key: string): NodeHealth | undefined {
+    return this.store.get(key)?.health;
+  }
+
+  /** @internal For `RegisteredNode.update`. */
+  async updateNode(key: string, change: NodeUpdate): Promise<void> {
+    this.assertOpen('update');
+    const rec = this.store.get(key);
+    if (rec === undefined) throw new RegistryClosedError(`update ${key}`);
+    const node = validateNode({ ...rec.node, labels: change.labels ?? rec.node.labels, status: checkStatus(change.status ?? rec.node.status) });
+    await this.store.change(key, (r) => {
+      r.node = node;
+    });
+  }
+
+  /** @internal For `RegisteredNode.close`. */
+  async deregister(key: string): Promise<void> {
+    this.gates.get(key)?.stop();
+    this.gates.delete(key);
+    if (this.store.get(key) === undefined) return;
+    await this.store.remove(key);
+    this.logger.info('node deregistered', { key });
+  }
+
+  private gateActions(key: string): HealthActions {
+    return {
+      healthy: async () => {
+        await this.store.change(key, (r) => {
+          r.health = 'ok';
+        });
+        const ref = this.store.get(key)?.ref;
+        this.logger.info('node healthy again: registered', { key });
+        if (ref !== undefined) this.emit('registered', { node: ref, leaseId: this.keeper.leaseId ?? '' } satisfies RegisteredEvent);
+      },
+      unhealthy: async (reason) => {
+        const rec = this.store.get(key);
+        if (rec === undefined) return;
+        const action = rec.markStatus === '' ? 'removed' : 'marked';
+        await this.store.change(key, (r) => {
+          r.health = action;
+        });
+        this.logger.warn('node unhealthy: withdrawn', { key, action, reason });
+        const event: WithdrawnEvent = { node: rec.ref, action, reason, ...(action === 'marked' ? { status: rec.markStatus } : {}) };
+        this.emit('withdrawn', event);
+      },
+      error: (err) => this.reportError(err),
+    };
+  }
+
+  private onLost(e: LostEvent): void {
+    this.logger.warn('lease lost: will put every node again under a new lease', { leaseId: e.leaseId, nodes: e.nodes, reason: errorMessage(e.reason) });
+    this.emit('lost', e);
+  }
+
+  private onRestored(e: RestoredEvent): void {
+    this.logger.info('lease restored: every node put again', { ...e });
+    this.emit('restored', e);
+  }
+
+  private reportError(err: unknown): void {
+    const error = err instanceof Error ? err : new Error(String(err));
+    // During an outage this fires about once a second: warn at most every 30 s.
+    const now = Date.now();
+    const warn = now - this.lastWarnAt >= WARN_EVERY_MS;
+    if (warn) this.lastWarnAt = now;
+    this.logger[warn ? 'warn' : 'debug']('registry background failure', { error: error.message });
+    if (this.listenerCount('error') > 0) this.emit('error', error);
+  }
+
+  private assertOpen(what: string): void {
+    if (this.closing !== undefined) throw new RegistryClosedError(what);
+  }
+
+  /** Group operations, bound to this client's etcd and prefix. */
+  createOrJoinGroup(name: string): Promise<{ group: groups.Group; created: boolean }> {
+    return groups.createOrJoinGroup(this.etcd, this.prefix, name);
+  }
+
+  /** Configures a group with compare-and-swap, retrying on conflict; creates it if absent. */
+  configureGroup(name: string, update: groups.GroupUpdate): Promise<groups.Group> {
+    return groups.configureGroup(this.etcd, this.prefix, name, update);
+  }
+
+  /** Reads a group document (`undefined` when absent). */
+  getGroup(name: string): Promise<groups.Group | undefined> {
+    return groups.getGroup(this.etcd, this.prefix, name);
+  }
+
+  /** Lists every group (with or without a document). */
+  listGroups(): Promise<groups.GroupSummary[]> {
+    return groups.listGroups(this.etcd, this.prefix);
+  }
+
+  /** Deletes a group's document and every key under `{prefix}/{name}/`; resolves with the count. */
+  deleteGroup(name: string): Promise<number> {
+    return groups.deleteGroup(this.etcd, this.prefix, name);
+  }
+
+  /**
+   * Deregisters every node (deletes its key), revokes the lease, stops all
+   * timers and closes the etcd client if this client created it. Resolves
+   * when done; rejects with `TimeoutError` after `timeoutMs` (default
+   * `closeTimeoutMs`) or with the first failure, having released
+   * everything local anyway (keys left behind expire with the lease).
+   */
+  close(timeoutMs = this.closeTimeoutMs): Promise<void> {
+    this.closing ??= this.shutdown(timeoutMs);
+    return this.closing;
+  }
+
+  private async shutdown(timeoutMs: number): Promise<void> {
+    for (const gate of this.gates.values()) gate.stop();
+    this.gates.clear();
+    const nodes = this.store.size;
+    const work = Promise.allSettled([this.store.removeAll(), this.keeper.close(true)]).then((results) => {
+      const failed = results.find((r) => r.status === 'rejected');
+      if (failed !== undefined) throw failed.reason;
+    });
+    try {
+      await withTimeout(work, timeoutMs, 'deregistration');
+      this.logger.info('registry client closed', { nodes });
+    } finally {
+      work.catch(() => undefined);
+      this.handle.close();
+    }
+  }
+}

@@ -1,0 +1,50 @@
+/** Payloads of the events a `RegistryClient` emits. */
+
+/** Which node an event is about. */
+export interface NodeRef {
+  /** The etcd key, `{prefix}/{group}/nodes/{id}_{exporter_type}`. */
+  readonly key: string;
+  readonly group: string;
+  readonly id: string;
+  readonly exporterType: string;
+}
+
+/** A node was written: first registration, or re-added after its health check recovered. */
+export interface RegisteredEvent {
+  readonly node: NodeRef;
+  /** Lease the key is attached to (decimal). */
+  readonly leaseId: string;
+}
+
+/** The health gate took a node out (removed its key, or marked its status). */
+export interface WithdrawnEvent {
+  readonly node: NodeRef;
+  /** `removed` (key deleted) or `marked` (status changed to `status`). */
+  readonly action: 'removed' | 'marked';
+  /** The status written when `action` is `marked`. */
+  readonly status?: string;
+  /** The last failed check, for logs. */
+  readonly reason: string;
+}
+
+/**
+ * The client's lease is gone or must be presumed gone: revoked, expired,
+ * or not renewed for a whole TTL (etcd deleted the keys by then). Every
+ * node is put again under a new lease as soon as etcd answers (`restored`).
+ */
+export interface LostEvent {
+  readonly leaseId: string;
+  readonly reason: Error;
+  /** Nodes that were registered under it. */
+  readonly nodes: number;
+}
+
+/** A new lease was granted after `lost`, and every node was put again under it. */
+export interface RestoredEvent {
+  readonly leaseId: string;
+  readonly previousLeaseId: string;
+  /** Nodes put again. */
+  readonly nodes: number;
+  /** Milliseconds from `lost` to this event. */
+  readonly downMs: number;
+}

@@ -1,0 +1,172 @@
+/**
+ * What a registrant says about a node, checked before anything is written
+ * (shared/spec/registry-layout.md, "Node document"). Pure: no I/O.
+ */
+import { isIPv6 } from 'node:net';
+import { InvalidArgumentError } from '../errors.js';
+import { checkLabels, formatGoTime, formatNodeDocument, isValidGroupName, nodeKey } from '../registry/index.js';
+
+/** A node to register: one exporter of one machine. */
+export interface NodeSpec {
+  /** Group to join: 1 to 63 letters, digits, `-` or `_`. */
+  readonly group: string;
+  /** Node id, e.g. the hostname. Non-empty, no `/` or whitespace. */
+  readonly id: string;
+  /** Exporter type, e.g. `node_exporter`. Non-empty, no `/` or whitespace. */
+  readonly exporterType: string;
+  /** Port the exporter listens on, 1-65535. */
+  readonly port: number;
+  /** Host to scrape; written as the `address` extension `host:port` (IPv6 in brackets). Not with `address`. */
+  readonly host?: string;
+  /** `host:port` to scrape, written as is in the `address` extension. Not with `host`. */
+  readonly address?: string;
+  /** Path of the metrics endpoint, starting with `/`. Default `/metrics`. */
+  readonly metricsPath?: string;
+  /** Node labels; names must be valid Prometheus label names not starting with `__`, values non-empty. */
+  readonly labels?: Readonly<Record<string, string>>;
+  /** Node status. Default `healthy` (what the Go library writes); e.g. `maintenance`. */
+  readonly status?: string;
+}
+
+/** A checked node spec with defaults applied; what the document is built from. */
+export interface ValidNode {
+  readonly group: string;
+  readonly id: string;
+  readonly exporterType: string;
+  readonly port: number;
+  readonly metricsPath: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly status: string;
+  /** The `address` extension, only when `host` or `address` was given. */
+  readonly address?: string;
+}
+
+/** Default `metrics_path`. */
+export const DEFAULT_METRICS_PATH = '/metrics';
+/** Default `status`, as the Go library writes it. */
+export const DEFAULT_STATUS = 'healthy';
+
+const NAME_PART = /^[^\s/]+$/;
+const HOST_NAME = /^[^\s/:[\]@?#]+$/;
+const ADDRESS = /^(\[[^\]\s]+\]|[^\s/:[\]@?#]+):(\d{1,5})$/;
+
+/** A host name, IPv4 address, or IPv6 address with or without brackets. */
+function isHost(host: string): boolean {
+  if (host.startsWith('[') && host.endsWith(']')) return isIPv6(host.slice(1, -1));
+  return host.includes(':') ? isIPv6(host) : HOST_NAME.test(host);
+}
+
+function checkName(field: string, value: unknown, example: string): string {
+  if (typeof value !== 'string' || value === '') {
+    throw new InvalidArgumentError(field, value, `must be a non-empty string such as ${example}`);
+  }
+  if (!NAME_PART.test(value)) {
+    throw new InvalidArgumentError(field, value, 'must not contain "/" or whitespace: it is part of the node key');
+  }
+  return value;
+}
+
+/** Checks `port` is an integer from 1 to 65535; `field` names it in the error. */
+export function checkPort(field: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 65535) {
+    throw new InvalidArgumentError(field, value, 'must be an integer from 1 to 65535');
+  }
+  return value;
+}
+
+/** `host:port`, with an IPv6 host in brackets (`[::1]:9100`). */
+export function joinHostPort(host: string, port: number): string {
+  const bare = host.startsWith('[') ? host : host.includes(':') ? `[${host}]` : host;
+  return `${bare}:${port}`;
+}
+
+function addressOf(spec: NodeSpec, port: number): string | undefined {
+  if (spec.host !== undefined && spec.address !== undefined) {
+    throw new InvalidArgumentError('address', spec.address, 'give host or address, not both');
+  }
+  if (spec.host !== undefined) {
+    if (typeof spec.host !== 'string' || !isHost(spec.host)) {
+      throw new InvalidArgumentError('host', spec.host, 'must be a host name or IP address without port or scheme');
+    }
+    return joinHostPort(spec.host, port);
+  }
+  if (spec.address === undefined) return undefined;
+  const m = typeof spec.address === 'string' ? ADDRESS.exec(spec.address) : null;
+  if (m === null || !isHost(m[1] ?? '')) {
+    throw new InvalidArgumentError('address', spec.address, 'must be host:port (IPv6 as [addr]:port)');
+  }
+  checkPort('address', Number(m[2]));
+  return spec.address;
+}
+
+function checkNodeLabels(labels: unknown): Readonly<Record<string, string>> {
+  if (labels === undefined) return {};
+  if (labels === null || typeof labels !== 'object' || Array.isArray(labels)) {
+    throw new InvalidArgumentError('labels', labels, 'must be an object of label names to string values');
+  }
+  const problem = checkLabels(labels as Record<string, string>)[0];
+  if (problem !== undefined) {
+    const value = (labels as Record<string, unknown>)[problem.name];
+    throw new InvalidArgumentError(`labels.${problem.name}`, value, problem.problem);
+  }
+  return { ...(labels as Record<string, string>) };
+}
+
+function checkMetricsPath(value: unknown): string {
+  if (value === undefined) return DEFAULT_METRICS_PATH;
+  if (typeof value !== 'string' || !value.startsWith('/') || /\s/.test(value)) {
+    throw new InvalidArgumentError('metricsPath', value, 'must be a URL path starting with "/", such as /metrics');
+  }
+  return value;
+}
+
+/** Checks a status value: a non-empty string without whitespace. */
+export function checkStatus(value: unknown): string {
+  if (value === undefined) return DEFAULT_STATUS;
+  if (typeof value !== 'string' || value === '' || /\s/.test(value)) {
+    throw new InvalidArgumentError('status', value, 'must be a non-empty word such as healthy or maintenance');
+  }
+  return value;
+}
+
+/**
+ * Checks every field of `spec` and applies defaults. Throws
+ * `InvalidArgumentError` naming the first bad field and its value: the
+ * registry would otherwise skip the node or drop the label silently.
+ */
+export function validateNode(spec: NodeSpec): ValidNode {
+  if (typeof spec.group !== 'string' || !isValidGroupName(spec.group)) {
+    throw new InvalidArgumentError('group', spec.group, 'must be 1 to 63 letters, digits, "-" or "_"');
+  }
+  const id = checkName('id', spec.id, '"web-1"');
+  const exporterType = checkName('exporterType', spec.exporterType, '"node_exporter"');
+  const port = checkPort('port', spec.port);
+  const address = addressOf(spec, port);
+  return {
+    group: spec.group,
+    id,
+    exporterType,
+    port,
+    metricsPath: checkMetricsPath(spec.metricsPath),
+    labels: checkNodeLabels(spec.labels),
+    status: checkStatus(spec.status),
+    ...(address === undefined ? {} : { address }),
+  };
+}
+
+/** The node's key: `{prefix}/{group}/nodes/{id}_{exporter_type}`. */
+export function keyOfNode(prefix: string, node: ValidNode): string {
+  return nodeKey(prefix, node.group, node.id, node.exporterType);
+}
+
+/** The current time as Go writes `time.Time`: RFC 3339 with nanoseconds. */
+export function goNow(): string {
+  const t = performance.timeOrigin + performance.now();
+  const ms = Math.floor(t);
+  return formatGoTime(new Date(ms), Math.floor((t - ms) * 1e6));
+}
+
+/** The node document in the Go library's shape, `last_seen` = `lastSeen` (default now). */
+export function nodeDocument(node: ValidNode, lastSeen: string = goNow()): string {
+  return formatNodeDocument({ ...node, lastSeen });
+}
