@@ -23,12 +23,17 @@ export const notFound: RequestHandler = (req, _res, next) => {
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (err: unknown, _req, res, _next) => {
     const status = statusOf(err);
-    if (status >= 500) logger.error('request failed', { error: errorMessage(err) });
+    // Our own 5xx (the documented 503 before the first load) are expected answers, not failures.
+    if (err instanceof HttpError) {
+      if (status >= 500) logger.debug('request answered with an error', { status, error: errorMessage(err) });
+    } else if (status >= 500) {
+      logger.error('request failed', { error: errorMessage(err) });
+    }
     if (res.headersSent) {
       res.destroy();
       return;
     }
-    res.status(status).json({ error: status >= 500 ? 'internal error' : errorMessage(err) });
+    res.status(status).json({ error: status >= 500 && !(err instanceof HttpError) ? 'internal error' : errorMessage(err) });
   };
 }
 
