@@ -2,7 +2,8 @@
  * Builds etcd3 clients from our connection options. The only place that
  * knows etcd3's option shape; everything else passes `EtcdConnection`.
  */
-import { Etcd3, type IOptions } from 'etcd3';
+import { circuitBreaker, ConsecutiveBreaker, handleWhen } from 'cockatiel';
+import { Etcd3, isRecoverableError, type IOptions } from 'etcd3';
 
 /** How to reach etcd; shared by the server, the register library and the CLI. */
 export interface EtcdConnection {
@@ -29,6 +30,15 @@ export interface EtcdTls {
 export const DEFAULT_CALL_TIMEOUT_MS = 5000;
 
 /**
+ * How long an endpoint's circuit stays open after 3 failed calls in a row
+ * before one call may try it again. etcd3's default is 5000 ms, which kept
+ * the server away from an etcd that was back for up to 10 s after a restart
+ * (reliability fault run): every call in that time failed with "circuit
+ * breaker is open" without reaching etcd.
+ */
+export const BREAKER_HALF_OPEN_MS = 1000;
+
+/**
  * Creates an etcd3 client. Unary calls get a deadline (etcd3 never reads
  * `dialTimeout`); streams get none, or a watch would be cut off.
  */
@@ -37,6 +47,10 @@ export function createEtcdClient(conn: EtcdConnection): Etcd3 {
   const options: IOptions = {
     hosts: [...conn.endpoints],
     defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + timeout }),
+    // etcd3's per-endpoint breaker, with a shorter open period (see BREAKER_HALF_OPEN_MS).
+    faultHandling: {
+      host: () => circuitBreaker(handleWhen(isRecoverableError), { halfOpenAfter: BREAKER_HALF_OPEN_MS, breaker: new ConsecutiveBreaker(3) }),
+    },
   };
   if (conn.username !== undefined) {
     options.auth = { username: conn.username, password: conn.password ?? '' };

@@ -4,31 +4,62 @@
  * watchers that need their own error listener, and stream-level resume
  * that we do not trust.
  */
-import { GRPCOutOfRangeError, type Etcd3, type IKeyValue, type IWatchResponse, type Watcher } from 'etcd3';
+import { GRPCOutOfRangeError, type Etcd3, type IKeyValue, type IWatchResponse, type Namespace, type Watcher } from 'etcd3';
 import { prefixEnd } from '../etcd/client.js';
 import type { KeyValue, RegistrySource, WatchEvent, WatchHandle, WatchSink } from './source.js';
 
 /** Default page size of the initial listing. */
 export const DEFAULT_PAGE_SIZE = 1000;
+/** Default time a new watch may take to be attached before it is given up. */
+export const DEFAULT_WATCH_CREATE_TIMEOUT_MS = 10_000;
 const MAX_LIST_ATTEMPTS = 5;
 
 function toKeyValue(kv: IKeyValue): KeyValue {
   return { key: kv.key.toString('utf8'), value: kv.value.toString('utf8'), modRevision: Number(kv.mod_revision) };
 }
 
+/** Tuning of an {@link EtcdSource}. */
+export interface EtcdSourceOptions {
+  /** Page size of listings. Default {@link DEFAULT_PAGE_SIZE}. */
+  readonly pageSize?: number;
+  /** A watch not attached within this time is reported as disconnected. Default {@link DEFAULT_WATCH_CREATE_TIMEOUT_MS}. */
+  readonly createTimeoutMs?: number;
+}
+
+/**
+ * Thrown to the sink when a watch was not attached in time: etcd3 1.1.2
+ * wedges a namespace's watch stream after a refused create (spec: an
+ * expired auth token), and every later watch on it would wait forever.
+ */
+export class WatchCreateTimeoutError extends Error {
+  readonly code = 'WATCH_CREATE_TIMEOUT';
+  constructor(ms: number) {
+    super(`etcd did not attach the watch within ${ms} ms`);
+    this.name = 'WatchCreateTimeoutError';
+  }
+}
+
 /** Registry source reading `{prefix}/` from an etcd3 client it does not own. */
 export class EtcdSource implements RegistrySource {
   private readonly start: Buffer;
   private readonly end: Buffer;
+  private readonly pageSize: number;
+  private readonly createTimeoutMs: number;
+  /** Where watches are created; replaced when etcd3 may have wedged its stream. */
+  private watchNs: Namespace;
 
   constructor(
     private readonly client: Etcd3,
     prefix: string,
-    private readonly pageSize = DEFAULT_PAGE_SIZE,
+    opts: EtcdSourceOptions | number = {},
   ) {
     // The trailing slash keeps `/services/web` from matching `/services/web-canary`'s siblings of the prefix itself.
     this.start = Buffer.from(`${prefix}/`);
     this.end = prefixEnd(this.start);
+    const o = typeof opts === 'number' ? { pageSize: opts } : opts;
+    this.pageSize = o.pageSize ?? DEFAULT_PAGE_SIZE;
+    this.createTimeoutMs = o.createTimeoutMs ?? DEFAULT_WATCH_CREATE_TIMEOUT_MS;
+    this.watchNs = client;
   }
 
   async list(onPage: (kvs: readonly KeyValue[]) => void, onRestart: () => void): Promise<number> {
@@ -61,30 +92,58 @@ export class EtcdSource implements RegistrySource {
   }
 
   watch(fromRevision: number, sink: WatchSink): WatchHandle {
-    const watcher: Watcher = this.client.watch().inRange({ start: this.start, end: this.end }).startRevision(String(fromRevision)).watcher();
+    const ns = this.watchNs;
+    const watcher: Watcher = ns.watch().inRange({ start: this.start, end: this.end }).startRevision(String(fromRevision)).watcher();
     let live = true;
+    let attached = false;
+    let cancelled: Promise<void> | undefined;
+    const cancelOnce = (): Promise<void> => (cancelled ??= cancelWatcher(watcher));
+    const end = (): boolean => {
+      clearTimeout(timer);
+      const was = live;
+      live = false;
+      return was;
+    };
+    // A refused create (auth, permission) wedges etcd3's attach queue: watch on a fresh namespace next time.
+    const timer = setTimeout(() => {
+      if (!end()) return;
+      this.abandon(ns, cancelOnce());
+      sink.onDisconnected(new WatchCreateTimeoutError(this.createTimeoutMs));
+    }, this.createTimeoutMs);
     watcher.on('data', (res: IWatchResponse) => {
       if (live) sink.onData(res.events.map(toEvent), Number(res.header.revision));
     });
-    watcher.on('connected', () => live && sink.onConnected());
+    watcher.on('connected', () => {
+      attached = true;
+      clearTimeout(timer);
+      if (live) sink.onConnected();
+    });
     // etcd3 emits 'disconnected' twice per drop, and resumes on its own from the
     // wrong revision: report once and let the caller re-create the watch.
     watcher.on('disconnected', (err: Error) => {
-      if (!live) return;
-      live = false;
-      sink.onDisconnected(err);
+      if (end()) sink.onDisconnected(err);
     });
+    // etcd3 has already dropped a watcher it reports an error for: no cancel to send then.
+    let dropped = false;
     watcher.on('error', (err: Error) => {
-      if (!live) return;
-      live = false;
+      dropped = true;
+      if (!end()) return;
+      if (!attached) this.abandon(ns, Promise.resolve());
       sink.onError(err);
     });
     return {
       cancel: async () => {
-        live = false;
-        await cancelWatcher(watcher);
+        end();
+        if (dropped) watcher.removeAllListeners('data');
+        else await cancelOnce();
       },
     };
+  }
+
+  /** Stops creating watches on `ns` and, once its watcher is `gone`, ends its (possibly wedged) stream. */
+  private abandon(ns: Namespace, gone: Promise<void>): void {
+    if (this.watchNs === ns) this.watchNs = this.client.namespace('');
+    void gone.then(() => endIdleWatchStream(ns));
   }
 
   async probe(): Promise<number> {
@@ -114,6 +173,23 @@ function toEvent(ev: { type: string; kv: IKeyValue }): WatchEvent {
     value: ev.kv.value.toString('utf8'),
     modRevision: Number(ev.kv.mod_revision),
   };
+}
+
+/**
+ * Ends a namespace's watch stream when it has no watchers left. etcd3 1.1.2
+ * never does so after a refused create (its attach queue stays stuck on the
+ * refused watcher), leaving one idle stream per failure. Reaches into etcd3
+ * internals, guarded: `destroyStream` checks its own preconditions and throws.
+ */
+function endIdleWatchStream(ns: Namespace): void {
+  // Internal, untyped: WatchManager is not exported by etcd3.
+  const manager = (ns as unknown as { watchManager?: { watchers?: unknown[]; destroyStream?: () => void } }).watchManager;
+  if (manager?.watchers?.length !== 0 || typeof manager.destroyStream !== 'function') return;
+  try {
+    manager.destroyStream();
+  } catch {
+    // not connected, or watchers came back: nothing to end
+  }
 }
 
 const CANCEL_TIMEOUT_MS = 2000;

@@ -10,6 +10,7 @@ import type { Logger } from '../log.js';
 import type { Content, InvalidReason } from '../registry/index.js';
 import { RegistryState } from '../registry/index.js';
 import { Backoff, Sleeper } from './backoff.js';
+import { ContactReporter } from './contact.js';
 import type { KeyValue, RegistrySource, WatchEvent } from './source.js';
 
 /** Counters the mirror reports; implemented by the metrics module. */
@@ -47,6 +48,8 @@ export interface MirrorStatus {
   readonly lastContactAgeMs: number | undefined;
   /** Milliseconds since the last watch event was applied; undefined if none yet. */
   readonly lastEventAgeMs: number | undefined;
+  /** Why etcd is unreachable, while it is (e.g. a TLS certificate error); absent once contact is back. */
+  readonly lastError?: string;
 }
 
 type WatchOutcome = 'disconnected' | 'error' | 'stalled' | 'closed';
@@ -74,10 +77,12 @@ export class Mirror extends EventEmitter<MirrorEvents> {
   private readonly sleeper = new Sleeper();
   private readonly backoff: Backoff;
   private readonly log: Logger;
+  private readonly contact: ContactReporter;
 
   constructor(private readonly opts: MirrorOptions) {
     super();
     this.log = opts.logger;
+    this.contact = new ContactReporter(opts.logger);
     this.backoff = new Backoff(opts.backoffInitialMs ?? 100, opts.backoffMaxMs ?? 5000);
   }
 
@@ -110,6 +115,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
       revision: this.lastApplied,
       lastContactAgeMs: this.lastContactAt === undefined ? undefined : now - this.lastContactAt,
       lastEventAgeMs: this.lastEventAt === undefined ? undefined : now - this.lastEventAt,
+      ...(this.connected || this.contact.lastError === undefined ? {} : { lastError: this.contact.lastError }),
     };
   }
 
@@ -285,13 +291,14 @@ export class Mirror extends EventEmitter<MirrorEvents> {
         this.touchContact();
         return;
       } catch (err) {
-        this.log.debug('etcd still unreachable', { error: errorMessage(err) });
+        this.markContactLost(err);
       }
     }
   }
 
   private markConnected(): void {
     this.touchContact();
+    this.contact.restored();
     if (this.connected) return;
     this.connected = true;
     if (this.everConnected) this.log.info('etcd connection restored', { revision: this.lastApplied });
@@ -299,8 +306,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
   }
 
   private markContactLost(err: unknown): void {
-    if (this.connected) this.log.warn('etcd connection lost; serving the last state', { error: errorMessage(err), revision: this.lastApplied });
-    else this.log.debug('etcd unreachable', { error: errorMessage(err) });
+    this.contact.lost(err, { wasConnected: this.connected, serving: this.state !== undefined, revision: this.lastApplied });
     this.connected = false;
   }
 
@@ -308,3 +314,4 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     this.lastContactAt = Date.now();
   }
 }
+
