@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { GroupDocument, NodeDocument } from './documents.js';
-import type { CommonLabels } from './target.js';
+import { renderNodeTarget, type CommonLabels } from './target.js';
 
 /** One node, rendered. */
 export interface RenderedNode {
@@ -47,10 +47,23 @@ export function contentHash(...parts: readonly string[]): string {
   return h.digest('base64url');
 }
 
-/** Stored per node: the parsed document and its rendering. */
+/**
+ * Stored per node: the parsed document and its rendering. `rendered` is
+ * undefined until the group's next view renders it: a node added (or whose
+ * group document changed) is rendered once, straight into the group's
+ * fragment, so loading a large registry leaves no per-node string behind.
+ * Its address was checked on arrival, so rendering it cannot fail.
+ */
 export interface NodeEntry {
   readonly doc: NodeDocument;
-  readonly rendered: RenderedNode;
+  readonly rendered: RenderedNode | undefined;
+}
+
+function jsonOf(group: string, common: CommonLabels, key: string, entry: NodeEntry): string {
+  if (entry.rendered !== undefined) return entry.rendered.json;
+  const json = renderNodeTarget(group, common, entry.doc);
+  if (!json.ok) throw new Error(`node ${key} of group ${group} cannot be rendered (${json.detail}), yet it was accepted`);
+  return json.value;
 }
 
 /** Builds a group's view from its entries (any order). */
@@ -61,8 +74,17 @@ export function buildGroupView(
   nodes: ReadonlyMap<string, NodeEntry>,
 ): GroupView {
   const keys = [...nodes.keys()].sort();
-  const rendered = keys.map((k) => nodes.get(k)!.rendered);
-  const fragment = rendered.map((n) => n.json).join(',');
+  const jsons = keys.map((k) => jsonOf(name, common, k, nodes.get(k)!));
+  const fragment = jsons.join(',');
+  // Each node's JSON becomes a slice of the fragment (V8 shares the bytes, no copy), so a
+  // group's bytes are held once, not twice; the state stores these nodes back (state.ts).
+  let at = 0;
+  const rendered = keys.map((key, i): RenderedNode => {
+    const length = jsons[i]!.length;
+    const json = fragment.slice(at, at + length);
+    at += length + 1;
+    return { key, exporterType: nodes.get(key)!.doc.exporterType, json };
+  });
   const counts = new Map<string, number>();
   for (const n of rendered) counts.set(n.exporterType, (counts.get(n.exporterType) ?? 0) + 1);
   const view: { -readonly [K in keyof GroupView]: GroupView[K] } = {

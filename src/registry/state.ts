@@ -5,11 +5,11 @@
  * group; a change to a group document re-renders the group's nodes.
  */
 import { Content } from './content.js';
-import { parseGroupDocument, parseNodeDocument, type GroupDocument, type InvalidReason } from './documents.js';
+import { parseGroupDocument, parseNodeDocument, type GroupDocument, type InvalidReason, type NodeDocument } from './documents.js';
 import { buildGroupView, type GroupView, type NodeEntry } from './group-view.js';
 import { classifyKey } from './keys.js';
 import { sanitizeLabels } from './labels.js';
-import { buildTargetGroup, renderTargetGroup, type CommonLabels } from './target.js';
+import { renderNodeTarget, resolveAddress, type CommonLabels } from './target.js';
 
 /** A key/value change, as etcd reports it. */
 export type Change =
@@ -94,7 +94,11 @@ export class RegistryState {
   }
 
   private viewOf(name: string, entry: GroupEntry): GroupView {
-    entry.view ??= buildGroupView(name, entry.doc, entry.common, entry.nodes);
+    if (entry.view === undefined) {
+      entry.view = buildGroupView(name, entry.doc, entry.common, entry.nodes);
+      // Keep the view's nodes, whose JSON points into the group's fragment, instead of copies.
+      for (const n of entry.view.nodes) entry.nodes.set(n.key, { doc: entry.nodes.get(n.key)!.doc, rendered: n });
+    }
     return entry.view;
   }
 
@@ -147,11 +151,9 @@ export class RegistryState {
     e.doc = doc;
     e.common = doc === undefined ? {} : sanitizeLabels(doc.commonLabels);
     e.view = undefined;
-    for (const [node, n] of e.nodes) {
-      const tg = buildTargetGroup(group, e.common, n.doc);
-      // A node valid once stays valid under new common labels: address and port do not depend on them.
-      if (tg.ok) e.nodes.set(node, { doc: n.doc, rendered: { ...n.rendered, json: renderTargetGroup(tg.value) } });
-    }
+    // Re-rendered with the next view. A node valid once stays valid under new common labels:
+    // address and port do not depend on them.
+    for (const [node, n] of e.nodes) e.nodes.set(node, { doc: n.doc, rendered: undefined });
     this.dropIfEmpty(group, e);
   }
 
@@ -163,18 +165,28 @@ export class RegistryState {
     }
     const parsedDoc = parseNodeDocument(change.value);
     const e = this.groups.get(group);
-    const tg = parsedDoc.ok ? buildTargetGroup(group, e?.common ?? {}, parsedDoc.value) : parsedDoc;
-    if (!parsedDoc.ok || !tg.ok) {
-      const bad = !parsedDoc.ok ? parsedDoc : tg.ok ? undefined : tg;
+    const old = e?.nodes.get(node);
+    // A heartbeat (only last_seen moved) renders the same target: skip rendering, keep the
+    // stored entry, allocate nothing long-lived. The Go library sends one per node every TTL/2.
+    if (parsedDoc.ok && old !== undefined && sameTarget(old.doc, parsedDoc.value)) return UNCHANGED;
+    // A known node is rendered now, to tell a visible change from none; a new one with its group's next view.
+    const rendered = !parsedDoc.ok ? parsedDoc
+      : old !== undefined ? renderNodeTarget(group, e?.common ?? {}, parsedDoc.value)
+        : resolveAddress(parsedDoc.value);
+    if (!parsedDoc.ok || !rendered.ok) {
+      const bad = !parsedDoc.ok ? parsedDoc : rendered.ok ? undefined : rendered;
       this.invalidKeys.set(key, bad!.reason);
       return { changed: this.removeNode(group, node), invalid: { key, reason: bad!.reason, detail: bad!.detail } };
     }
     this.invalidKeys.delete(key);
-    const json = renderTargetGroup(tg.value);
     const target = this.entry(group);
-    const old = target.nodes.get(node);
-    target.nodes.set(node, { doc: parsedDoc.value, rendered: { key: node, exporterType: parsedDoc.value.exporterType, json } });
-    if (old !== undefined && old.rendered.json === json) return UNCHANGED; // heartbeat: only last_seen moved
+    if (old === undefined) {
+      target.nodes.set(node, { doc: parsedDoc.value, rendered: undefined });
+    } else {
+      const json = rendered.value;
+      target.nodes.set(node, { doc: parsedDoc.value, rendered: { key: node, exporterType: parsedDoc.value.exporterType, json } });
+      if (old.rendered?.json === json) return UNCHANGED; // e.g. a label the renderer drops
+    }
     target.view = undefined;
     return CHANGED;
   }
@@ -186,4 +198,21 @@ export class RegistryState {
     this.dropIfEmpty(group, e);
     return true;
   }
+}
+
+/**
+ * Whether two node documents render the same target: every field but
+ * `last_seen` equal, labels compared shallowly (a non-string label value
+ * compares by identity, so it never counts as equal: the caller renders).
+ */
+function sameTarget(a: NodeDocument, b: NodeDocument): boolean {
+  if (a.id !== b.id || a.exporterType !== b.exporterType || a.port !== b.port || a.metricsPath !== b.metricsPath) return false;
+  if (a.status !== b.status || a.address !== b.address) return false;
+  const names = Object.keys(a.labels);
+  if (names.length !== Object.keys(b.labels).length) return false;
+  for (const name of names) {
+    const v = a.labels[name];
+    if (typeof v !== 'string' || !Object.hasOwn(b.labels, name) || b.labels[name] !== v) return false;
+  }
+  return true;
 }

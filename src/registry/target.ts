@@ -46,29 +46,54 @@ export function resolveAddress(node: NodeDocument): Parsed<string> {
 export type CommonLabels = Readonly<Record<string, string>>;
 
 /**
- * Builds the target group of one node: common labels, node labels on top,
- * `exporter_type` forced, `__metrics_path__`, then the `__meta_etcd_*`
- * labels. Keys come out sorted so the same content is the same bytes in
- * every replica.
+ * The labels of one node's target, sorted by name: common labels, node
+ * labels on top, `exporter_type` forced, `__metrics_path__`, then the
+ * `__meta_etcd_*` labels. Built in a Map: spreading label objects was most
+ * of the cost of loading a large registry (test/bench, issue #5).
+ */
+function sortedLabels(group: string, common: CommonLabels, node: NodeDocument): Array<[string, string]> {
+  const merged = new Map<string, string>();
+  for (const name of Object.keys(common)) merged.set(name, common[name]!);
+  const own = sanitizeLabels(node.labels);
+  for (const name of Object.keys(own)) merged.set(name, own[name]!);
+  merged.set('exporter_type', node.exporterType);
+  if (node.metricsPath !== '') {
+    merged.set('__metrics_path__', node.metricsPath.startsWith('/') ? node.metricsPath : `/${node.metricsPath}`);
+  }
+  merged.set('__meta_etcd_group', group);
+  merged.set('__meta_etcd_node_id', node.id);
+  merged.set('__meta_etcd_exporter_type', node.exporterType);
+  if (node.status !== '') merged.set('__meta_etcd_node_status', node.status);
+  return [...merged].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+/**
+ * Builds the target group of one node (see `sortedLabels`). Keys come out
+ * sorted so the same content is the same bytes in every replica.
  */
 export function buildTargetGroup(group: string, common: CommonLabels, node: NodeDocument): Parsed<TargetGroup> {
   const address = resolveAddress(node);
   if (!address.ok) return address;
-  const merged: Record<string, string> = { ...common, ...sanitizeLabels(node.labels) };
-  merged['exporter_type'] = node.exporterType;
-  if (node.metricsPath !== '') {
-    merged['__metrics_path__'] = node.metricsPath.startsWith('/') ? node.metricsPath : `/${node.metricsPath}`;
-  }
-  merged['__meta_etcd_group'] = group;
-  merged['__meta_etcd_node_id'] = node.id;
-  merged['__meta_etcd_exporter_type'] = node.exporterType;
-  if (node.status !== '') merged['__meta_etcd_node_status'] = node.status;
   const labels: Record<string, string> = {};
-  for (const name of Object.keys(merged).sort()) labels[name] = merged[name]!;
+  for (const [name, value] of sortedLabels(group, common, node)) labels[name] = value;
   return { ok: true, value: { targets: [address.value], labels } };
 }
 
 /** The exact bytes of one target group in a response. */
 export function renderTargetGroup(tg: TargetGroup): string {
   return JSON.stringify({ targets: tg.targets, labels: tg.labels });
+}
+
+/**
+ * `renderTargetGroup(buildTargetGroup(...))` without the intermediate
+ * objects: the same bytes, since label names are never array indices
+ * (sanitised names start with a letter or `_`), so an object keeps them in
+ * the sorted order they are written here.
+ */
+export function renderNodeTarget(group: string, common: CommonLabels, node: NodeDocument): Parsed<string> {
+  const address = resolveAddress(node);
+  if (!address.ok) return address;
+  const labels = sortedLabels(group, common, node).map(([name, value]) => `${JSON.stringify(name)}:${JSON.stringify(value)}`);
+  // join() gives a flat string; `+=` would keep a rope of pieces per node alive (3x the memory).
+  return { ok: true, value: [`{"targets":[${JSON.stringify(address.value)}],"labels":{`, labels.join(','), '}}'].join('') };
 }
