@@ -5,6 +5,7 @@
  */
 import type { Etcd3 } from 'etcd3';
 import { Registry } from 'prom-client';
+import { EmptyGroupCleaner } from './cleanup/index.js';
 import type { ServeConfig } from './config/serve.js';
 import { createEtcdClient } from './etcd/client.js';
 import { startEmbeddedEtcd, type EmbeddedEtcd } from './etcd/embedded.js';
@@ -23,7 +24,9 @@ export interface RunningServer {
   readonly registry: Registry;
   /** The embedded etcd's endpoint when serve started one. */
   readonly embeddedEndpoint?: string;
-  /** Stops in order: readiness, HTTP (in-flight requests finish), watch, client, embedded etcd. */
+  /** Empty-group cleanup, when `--cleanup-empty-groups` is on. */
+  readonly cleaner?: EmptyGroupCleaner;
+  /** Stops in order: readiness, HTTP (in-flight requests finish), cleanup (leaves its election), watch, client, embedded etcd. */
   close(): Promise<void>;
 }
 
@@ -52,6 +55,10 @@ export async function startServer(config: ServeConfig, logger: Logger, overrides
     });
     const http = await listen(app, config.listen.host, config.listen.port, config.tls);
     mirror.start();
+    const cleaner = config.cleanup === undefined ? undefined : new EmptyGroupCleaner({
+      ...config.cleanup, client, prefix: config.etcd.prefix, mirror, registry, logger: logger.child({ component: 'cleanup' }),
+    });
+    cleaner?.start();
     const url = `${http.scheme}://${formatHost(http.address.address)}:${http.address.port}`;
     // Which protections are on, never their secrets.
     logger.info('listening', {
@@ -62,7 +69,8 @@ export async function startServer(config: ServeConfig, logger: Logger, overrides
     return {
       url, mirror, registry,
       ...(embedded ? { embeddedEndpoint: embedded.endpoint } : {}),
-      close: () => shutdown(app.locals, http, mirror, c, embedded, logger),
+      ...(cleaner ? { cleaner } : {}),
+      close: () => shutdown(app.locals, http, mirror, c, embedded, logger, cleaner),
     };
   } catch (err) {
     client?.close();
@@ -84,10 +92,13 @@ async function shutdown(
   client: Etcd3,
   embedded: EmbeddedEtcd | undefined,
   logger: Logger,
+  cleaner?: EmptyGroupCleaner,
 ): Promise<void> {
   logger.info('shutting down');
   locals.shuttingDown = true;
   await http.close(3000);
+  // Before the client closes: leaving the election revokes its lease, so another replica takes over at once.
+  await cleaner?.close();
   await mirror.close();
   client.close();
   await embedded?.stop();

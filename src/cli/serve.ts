@@ -17,7 +17,11 @@ Endpoints: /v1/targets, /v1/targets/<group>, /v1/groups, /healthz, /readyz, /met
 and /v1/scrape-configs when --admin-token-file is set. With --auth-bearer-token-file
 and/or --auth-basic-username the SD endpoints (and /metrics with
 --auth-protect-metrics) require credentials; /healthz and /readyz stay open.
-Secrets are read from files at start-up and never logged.`;
+Secrets are read from files at start-up and never logged.
+
+With --cleanup-empty-groups, one replica (elected through etcd) deletes group
+documents that have had no nodes for --cleanup-grace; only this needs an etcd
+user with write access (docs/security.md). Serving alone needs read access.`;
 
 /** Runs `serve`; resolves with the exit code once stopped. */
 export async function serveCommand(ctx: CliContext): Promise<number> {

@@ -41,3 +41,5 @@ export type { EtcdConnectionConfig, ServeConfig } from './serve.js';
 export { HTTP_SETTINGS, adminTokenFrom, authFrom, listenerTlsFrom } from './http.js';
 export type { AuthConfig, ListenerTls } from './http.js';
 export { SCRAPE_SETTINGS, externalUrlFrom, scrapeDefaultsFrom } from './scrape.js';
+export { CLEANUP_SETTINGS, cleanupFrom } from './cleanup.js';
+export type { CleanupConfig } from './cleanup.js';

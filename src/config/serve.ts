@@ -14,6 +14,7 @@ import { flagsOf, loadSettings, type Env, type ReadFile, type SettingRow, type S
 import { UsageError, type FlagSpec } from './flags.js';
 import { adminTokenFrom, authFrom, HTTP_SETTINGS, listenerTlsFrom, type AuthConfig, type ListenerTls } from './http.js';
 import { SCRAPE_SETTINGS, scrapeDefaultsFrom } from './scrape.js';
+import { CLEANUP_SETTINGS, cleanupFrom, type CleanupConfig } from './cleanup.js';
 
 export { deepFreeze } from './checks.js';
 export { ETCD_CONNECTION_SETTINGS, etcdConnectionFrom } from './etcd.js';
@@ -42,6 +43,8 @@ export interface ServeConfig {
   readonly tls?: ListenerTls;
   /** `GET /v1/scrape-configs`; absent (no admin token): the route is off. Secret. */
   readonly scrapeConfigs?: { readonly adminToken: string; readonly defaults: ScrapeConfigDefaults };
+  /** Empty-group cleanup; absent: off (the default). */
+  readonly cleanup?: CleanupConfig;
   /** The YAML file read, if any. */
   readonly configFile?: string;
 }
@@ -63,6 +66,7 @@ export const SERVE_SETTINGS: readonly SettingRow[] = deepFreeze([
   row('cache-max-bytes', 'int', 'BYTES', 'cache.max_bytes', '67108864', 'Bound of the rendered-response cache.'),
   ...HTTP_SETTINGS,
   ...SCRAPE_SETTINGS,
+  ...CLEANUP_SETTINGS,
 ]);
 
 /** Flag specs of `serve`, for `parseFlags` and `formatHelp`. */
@@ -90,6 +94,7 @@ export function loadServeConfig(argv: readonly string[], env: Env, readFile: Rea
     embeddedEtcd: embeddedFrom(settings),
     cacheMaxBytes: checkPositive(need(settings, 'cache-max-bytes'), 'bytes'),
     ...httpFrom(settings, readFile),
+    ...cleanupOf(settings),
     ...(settings.configFile === undefined ? {} : { configFile: settings.configFile }),
   });
 }
@@ -120,6 +125,11 @@ function httpFrom(settings: Settings, readFile: ReadFile): Pick<ServeConfig, 'au
     ...(tls === undefined ? {} : { tls }),
     ...(adminToken === undefined ? {} : { scrapeConfigs: { adminToken, defaults } }),
   };
+}
+
+function cleanupOf(settings: Settings): Pick<ServeConfig, 'cleanup'> {
+  const cleanup = cleanupFrom(settings);
+  return cleanup === undefined ? {} : { cleanup };
 }
 
 function embeddedFrom(settings: Settings): ServeConfig['embeddedEtcd'] {

@@ -16,8 +16,8 @@ export class RenderedView {
   readonly etag: string;
   private gz: Promise<Buffer> | undefined;
 
-  constructor(body: string, etag: string) {
-    this.body = Buffer.from(body, 'utf8');
+  constructor(body: string | Buffer, etag: string) {
+    this.body = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
     this.etag = etag;
   }
 
@@ -35,6 +35,9 @@ export interface TargetFilter {
   readonly exporterTypes: readonly string[];
 }
 
+/** What one cached view costs besides its body and key: objects, ETag, the LRU's own slots. */
+const ENTRY_OVERHEAD_BYTES = 512;
+
 /** Renders views of `Content`, caching the unfiltered one and an LRU of filtered ones. */
 export class ViewCache {
   private full: { version: number; view: RenderedView } | undefined;
@@ -43,8 +46,10 @@ export class ViewCache {
   constructor(maxBytes: number) {
     this.filtered = new LRUCache<string, RenderedView>({
       maxSize: maxBytes,
-      // Counts the body twice: once for itself, once for a gzip that may come.
-      sizeCalculation: (v) => Math.max(1, v.body.length * 2),
+      // Counts the body twice (once for itself, once for a gzip that may come), and the key and
+      // the entry itself: the key is client-chosen and up to ~16 KB, so with bodies alone a
+      // client sending distinct filters filled memory far past the bound (issue #6, http-fuzz).
+      sizeCalculation: (v, key) => v.body.length * 2 + key.length * 2 + ENTRY_OVERHEAD_BYTES,
     });
   }
 
@@ -63,10 +68,27 @@ export class ViewCache {
 
   private fullView(content: Content): RenderedView {
     if (this.full?.version !== content.version) {
-      this.full = { version: content.version, view: new RenderedView(content.body, content.etag) };
+      // Straight from the groups' fragments: going through `content.body` would keep a flat
+      // copy of the whole response alive in the heap next to this buffer (+44 MB at 100k nodes).
+      this.full = { version: content.version, view: new RenderedView(joinToBuffer(content.groups.map((g) => g.fragment)), content.etag) };
     }
     return this.full.view;
   }
+}
+
+/** `Buffer.from(renderArray(fragments))`, without building the joined string. */
+export function joinToBuffer(fragments: readonly string[]): Buffer {
+  const parts = fragments.filter((f) => f !== '');
+  let size = 2 + Math.max(0, parts.length - 1);
+  for (const f of parts) size += Buffer.byteLength(f, 'utf8');
+  const out = Buffer.allocUnsafe(size);
+  let at = out.write('[', 0, 'latin1');
+  parts.forEach((f, i) => {
+    if (i > 0) at += out.write(',', at, 'latin1');
+    at += out.write(f, at, 'utf8');
+  });
+  out.write(']', at, 'latin1');
+  return out;
 }
 
 /** The body of a filtered view: groups in name order, nodes in key order. */

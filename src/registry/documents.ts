@@ -53,12 +53,22 @@ function fail(reason: InvalidReason, detail: string): Parsed<never> {
   return { ok: false, reason, detail };
 }
 
+/**
+ * Why `JSON.parse` refused a document, without its text: V8's messages quote
+ * up to ten characters of the input (`Unexpected token 's', "sekret-gro"...`),
+ * and the detail is logged, while a group document holds a password (issue #6).
+ */
+function jsonProblem(err: unknown, length: number): string {
+  const at = /at position (\d+)/.exec(err instanceof Error ? err.message : '');
+  return `not valid JSON (${length} characters${at === null ? '' : `, error at position ${at[1]}`})`;
+}
+
 function parseObject(text: string): Parsed<Record<string, unknown>> {
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (err) {
-    return fail('invalid_json', err instanceof Error ? err.message : 'not JSON');
+    return fail('invalid_json', jsonProblem(err, text.length));
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     return fail('not_an_object', `expected a JSON object, got ${Array.isArray(value) ? 'an array' : String(value === null ? 'null' : typeof value)}`);
