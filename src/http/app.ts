@@ -51,6 +51,8 @@ export function createApp(opts: AppOptions): Express & { locals: { shuttingDown:
       // How stale the served state may be: nothing newer can be missing than this.
       staleness_seconds: s.lastContactAgeMs === undefined ? null : s.lastContactAgeMs / 1000,
       last_event_age_seconds: s.lastEventAgeMs === undefined ? null : s.lastEventAgeMs / 1000,
+      // Why etcd is unreachable (e.g. a certificate problem): the first thing an operator needs.
+      ...(s.lastError === undefined ? {} : { etcd_error: s.lastError }),
     });
   });
   app.get('/metrics', ...(opts.access?.protectMetrics === true ? sd : []), async (_req, res) => {

@@ -95,8 +95,12 @@ test('etcd killed mid-run: the last state is served, then changes made after the
   await eventually('disconnect noticed', () => (server.mirror.status().connected ? undefined : true));
   const during = await targets(server);
   assert.equal(during.etag, before.etag, 'the last state keeps being served while etcd is down');
-  const ready = JSON.parse((await httpGet(`${server.url}/readyz`)).text) as { ready: boolean; etcd_connected: boolean };
+  const ready = await eventually('readyz to name why etcd is unreachable', async () => {
+    const body = JSON.parse((await httpGet(`${server.url}/readyz`)).text) as { ready: boolean; etcd_connected: boolean; etcd_error?: string };
+    return body.etcd_error === undefined ? undefined : body;
+  });
   assert.deepEqual([ready.ready, ready.etcd_connected], [true, false]);
+  assert.ok((ready.etcd_error ?? '').length > 0);
   await etcd.restart();
   for (let i = 0; i < 5; i++) await c.delete().key(key(`g${i % 4}`, `n${i}`));
   for (let i = 20; i < 30; i++) await c.put(key('g9', `n${i}`)).value(node(`n${i}`));
