@@ -10,6 +10,7 @@ import { ETCD_CONNECTION_FLAGS, loadEtcdConnection, type EtcdConnectionConfig } 
 import { ConfigError, InvalidArgumentError, errorMessage } from '../errors.js';
 import { createLogger, LOG_LEVELS, type Logger, type LogLevel } from '../log.js';
 import { RegistryClient } from '../register/client.js';
+import { isPermanentRefusal } from '../register/errors.js';
 import { validateHealthCheck, type HealthCheckOptions } from '../register/health.js';
 import { validateNode, type NodeSpec } from '../register/node.js';
 import { EXIT_FAILURE, EXIT_OK, type CliContext } from './io.js';
@@ -187,8 +188,11 @@ export function loadRegisterConfig(argv: readonly string[], env: Env, readFile: 
 const RETRY_MIN_MS = 1000;
 const RETRY_MAX_MS = 5000;
 
-/** Registers, retrying with backoff while etcd does not answer; resolves false if stopped first. */
-async function registerUntilStopped(client: RegistryClient, config: RegisterConfig, logger: Logger, stop: Promise<unknown>): Promise<boolean> {
+/** How registering ended: done, stopped by a signal first, or refused for good by etcd. */
+type RegisterOutcome = 'registered' | 'stopped' | 'refused';
+
+/** Registers, retrying with backoff while etcd does not answer. */
+async function registerUntilStopped(client: RegistryClient, config: RegisterConfig, logger: Logger, stop: Promise<unknown>): Promise<RegisterOutcome> {
   let stopped = false;
   void stop.then(() => (stopped = true));
   for (let delay = RETRY_MIN_MS; !stopped; delay = Math.min(RETRY_MAX_MS, delay * 2)) {
@@ -198,16 +202,21 @@ async function registerUntilStopped(client: RegistryClient, config: RegisterConf
       await client.createOrJoinGroup(config.node.group).catch((err: unknown) => {
         logger.warn('could not create or join the group document; the node is registered anyway', { group: config.node.group, error: errorMessage(err) });
       });
-      return true;
+      return 'registered';
     } catch (err) {
       if (stopped) break;
+      if (isPermanentRefusal(err)) {
+        // Retrying cannot grant a permission: fail so the supervisor shows it (docs/security.md lists the roles).
+        logger.error('etcd refused the registration: check the etcd user and its role (write on the group prefix)', { group: config.node.group, error: errorMessage(err) });
+        return 'refused';
+      }
       logger.warn('registration failed; retrying', { error: errorMessage(err), retryInMs: delay });
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([stop, new Promise((r) => (timer = setTimeout(r, delay)))]);
       clearTimeout(timer);
     }
   }
-  return false;
+  return 'stopped';
 }
 
 /** Runs `register`; resolves with the exit code after deregistering on SIGTERM/SIGINT. */
@@ -220,7 +229,10 @@ export async function registerCommand(ctx: CliContext): Promise<number> {
   const logger = createLogger({ level: config.logLevel });
   const client = new RegistryClient({ ...config.etcd, ttlSeconds: config.ttlSeconds, logger });
   logger.info('registering', { endpoints: config.etcd.endpoints, prefix: config.etcd.prefix, ttlSeconds: config.ttlSeconds, node: { ...config.node } });
-  await registerUntilStopped(client, config, logger, ctx.stopSignal);
+  if ((await registerUntilStopped(client, config, logger, ctx.stopSignal)) === 'refused') {
+    await client.close().catch(() => undefined);
+    return EXIT_FAILURE;
+  }
   const signal = await ctx.stopSignal;
   logger.info('signal received: deregistering', { signal });
   try {

@@ -2,7 +2,7 @@
  * Errors of the register library. Foreign (gRPC/etcd3) errors are converted
  * here, once, at the boundary; callers switch on `code`.
  */
-import { EtcdLeaseInvalidError } from 'etcd3';
+import { EtcdAuthenticationFailedError, EtcdLeaseInvalidError, EtcdPermissionDeniedError } from 'etcd3';
 import { EtcdHttpSdError, EtcdUnavailableError, errorMessage } from '../errors.js';
 
 /** A group the caller named does not exist (`code` `NOT_FOUND`). */
@@ -53,4 +53,12 @@ export function isLeaseInvalid(err: unknown): boolean {
 export function etcdFailure(what: string, err: unknown): EtcdHttpSdError {
   if (err instanceof EtcdHttpSdError) return err;
   return new EtcdUnavailableError(`${what}: ${errorMessage(err)}`, { cause: err });
+}
+
+/** Whether etcd refused for a reason retrying cannot fix: a role without the permission, a wrong login. */
+export function isPermanentRefusal(err: unknown): boolean {
+  for (let e: unknown = err; e instanceof Error; e = e.cause) {
+    if (e instanceof EtcdPermissionDeniedError || e instanceof EtcdAuthenticationFailedError) return true;
+  }
+  return false;
 }

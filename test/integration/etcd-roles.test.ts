@@ -92,8 +92,8 @@ test('group-scoped registrant-web: the register CLI registers in web, and is ref
     const other = register(group, `reg-${group}`);
     await explained(other, () => eventually(`register --group ${group} says why it cannot`, () => (/permission denied/i.test(other.stderr()) ? true : undefined), 45_000, 100));
     assert.equal(await exists(root, `${P}/${group}/nodes/reg-${group}_node_exporter`), false);
-    other.child.kill('SIGTERM');
-    await other.exited;
+    // A refused permission is permanent: the sidecar exits 1 by itself so its supervisor shows it.
+    await explained(other, async () => assert.equal(await other.exited, 1, 'register exits 1 when etcd refuses the permission'));
     out.add(`register ${group} stderr`, other.stderr());
     out.add(`register ${group} stdout`, other.stdout());
     t.diagnostic(`register --group ${group}: ${other.stderr().split('\n').find((l) => /permission denied/i.test(l))?.slice(0, 300)}`);
