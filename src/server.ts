@@ -9,7 +9,7 @@ import { EmptyGroupCleaner } from './cleanup/index.js';
 import type { ServeConfig } from './config/serve.js';
 import { createEtcdClient } from './etcd/client.js';
 import { startEmbeddedEtcd, type EmbeddedEtcd } from './etcd/embedded.js';
-import { createApp } from './http/app.js';
+import { createHttpHandler } from './http/app.js';
 import { listen, type HttpServer } from './http/server.js';
 import type { Logger } from './log.js';
 import { createServerMetrics, registerStateGauges } from './metrics/metrics.js';
@@ -48,12 +48,12 @@ export async function startServer(config: ServeConfig, logger: Logger, overrides
     const metrics = createServerMetrics(registry);
     const mirror = new Mirror({ ...overrides.mirror, source, prefix: config.etcd.prefix, logger, metrics: metrics.mirror });
     registerStateGauges(registry, mirror);
-    const app = createApp({
+    const { app, handler } = createHttpHandler({
       mirror, registry, httpMetrics: metrics.http, logger, cacheMaxBytes: config.cacheMaxBytes,
       ...(config.auth === undefined ? {} : { access: config.auth }),
       ...(config.scrapeConfigs === undefined ? {} : { scrapeConfigs: config.scrapeConfigs }),
     });
-    const http = await listen(app, config.listen.host, config.listen.port, config.tls);
+    const http = await listen(handler, config.listen.host, config.listen.port, config.tls);
     mirror.start();
     const cleaner = config.cleanup === undefined ? undefined : new EmptyGroupCleaner({
       ...config.cleanup, client, prefix: config.etcd.prefix, mirror, registry, logger: logger.child({ component: 'cleanup' }),

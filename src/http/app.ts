@@ -2,14 +2,16 @@
  * The Express app: routes, metrics middleware, 404 and error handling.
  * Built from injected parts so tests can run it against any mirror.
  */
+import type { RequestListener } from 'node:http';
 import express, { type Express, type RequestHandler } from 'express';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../log.js';
 import type { HttpMetrics } from '../metrics/metrics.js';
 import type { MirrorStatus } from '../mirror/mirror.js';
 import type { ScrapeConfigDefaults } from '../scrape-config/index.js';
-import { requireCredentials, type RouteCredentials } from './auth.js';
+import { CredentialCheck, requireCredentials, type RouteCredentials } from './auth.js';
 import { errorHandler, notFound } from './errors.js';
+import { withFastPath } from './fast-path.js';
 import { ViewCache } from './rendered.js';
 import { scrapeConfigsHandler } from './scrape-configs.js';
 import { groupsHandler, targetsHandler, type ContentSource } from './targets.js';
@@ -28,8 +30,25 @@ export interface AppOptions {
   readonly scrapeConfigs?: { readonly adminToken: string; readonly defaults: ScrapeConfigDefaults };
 }
 
-/** Creates the app; `ready` may be flipped to false on shutdown so `/readyz` fails first. */
-export function createApp(opts: AppOptions): Express & { locals: { shuttingDown: boolean } } {
+/** The Express app (for its `locals`) and the request listener to serve: the app behind the fast path. */
+export interface HttpHandler {
+  readonly app: Express & { locals: { shuttingDown: boolean } };
+  readonly handler: RequestListener;
+}
+
+/** Creates the app and its fast path, sharing one view cache. */
+export function createHttpHandler(opts: AppOptions): HttpHandler {
+  const cache = new ViewCache(opts.cacheMaxBytes);
+  const app = createApp(opts, cache);
+  const handler = withFastPath(app, {
+    mirror: opts.mirror, cache, metrics: opts.httpMetrics,
+    ...(opts.access === undefined ? {} : { credentials: new CredentialCheck(opts.access) }),
+  });
+  return { app, handler };
+}
+
+/** Creates the app; `shuttingDown` may be flipped on shutdown so `/readyz` fails first. */
+export function createApp(opts: AppOptions, cache = new ViewCache(opts.cacheMaxBytes)): Express & { locals: { shuttingDown: boolean } } {
   const app = express();
   // Express would hash every body for its own ETag; ours are precomputed per state.
   app.set('etag', false);
@@ -37,7 +56,7 @@ export function createApp(opts: AppOptions): Express & { locals: { shuttingDown:
   app.set('query parser', 'simple');
   app.locals['shuttingDown'] = false;
   app.use(observe(opts.httpMetrics));
-  const sd = mountRegistryRoutes(app, opts);
+  const sd = mountRegistryRoutes(app, opts, cache);
   app.get('/healthz', (_req, res) => {
     res.status(200).json({ status: 'ok' });
   });
@@ -70,8 +89,8 @@ export function createApp(opts: AppOptions): Express & { locals: { shuttingDown:
  * `/v1/scrape-configs` (behind the admin token, only when one is set).
  * Returns the SD credential check, for `/metrics`.
  */
-function mountRegistryRoutes(app: Express, opts: AppOptions): RequestHandler[] {
-  const targets = targetsHandler(opts.mirror, new ViewCache(opts.cacheMaxBytes));
+function mountRegistryRoutes(app: Express, opts: AppOptions, cache: ViewCache): RequestHandler[] {
+  const targets = targetsHandler(opts.mirror, cache);
   // /healthz and /readyz stay open: probes carry no credentials (issue #4).
   const sd: RequestHandler[] = opts.access === undefined ? [] : [requireCredentials(opts.access, opts.logger)];
   app.get('/v1/targets', ...sd, targets);

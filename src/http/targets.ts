@@ -2,7 +2,8 @@
  * `/v1/targets` and `/v1/groups`: answers from pre-rendered views with
  * ETag / If-None-Match, gzip on request and the served etcd revision.
  */
-import type { Request, RequestHandler, Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { RequestHandler } from 'express';
 import type { Content } from '../registry/index.js';
 import { HttpError } from './errors.js';
 import { parseTargetFilter, onlyParams } from './query.js';
@@ -40,13 +41,19 @@ export function acceptsGzip(header: string | undefined): boolean {
   });
 }
 
-async function send(req: Request, res: Response, view: RenderedView, revision: number): Promise<void> {
+/**
+ * Answers with a rendered view: ETag, revision, 304 on a matching
+ * `If-None-Match`, gzip when accepted. Plain `node:http` calls only, so the
+ * Express routes and the fast path (`fast-path.ts`) share it.
+ */
+export async function sendView(req: IncomingMessage, res: ServerResponse, view: RenderedView, revision: number): Promise<void> {
   res.setHeader('ETag', view.etag);
   res.setHeader('X-Etcd-Revision', String(revision));
   res.setHeader('Vary', 'Accept-Encoding');
   res.setHeader('Cache-Control', 'no-cache');
   if (etagMatches(req.headers['if-none-match'], view.etag)) {
-    res.status(304).end();
+    res.statusCode = 304;
+    res.end();
     return;
   }
   res.setHeader('Content-Type', 'application/json');
@@ -56,7 +63,8 @@ async function send(req: Request, res: Response, view: RenderedView, revision: n
     res.setHeader('Content-Encoding', 'gzip');
   }
   res.setHeader('Content-Length', String(body.length));
-  res.status(200).end(req.method === 'HEAD' ? undefined : body);
+  res.statusCode = 200;
+  res.end(req.method === 'HEAD' ? undefined : body);
 }
 
 /** `GET /v1/targets[?group=..][&exporter_type=..]` and `GET /v1/targets/:group`. */
@@ -66,7 +74,7 @@ export function targetsHandler(source: ContentSource, cache: ViewCache): Request
     const filter = parseTargetFilter(req, group);
     const content = current(source);
     // Read revision and content in the same tick: the revision describes exactly this content.
-    await send(req, res, cache.view(content, filter), source.revision);
+    await sendView(req, res, cache.view(content, filter), source.revision);
   };
 }
 

@@ -106,3 +106,42 @@ test('malformed documents are skipped and counted in metrics while the rest is s
   const served = await targets(server);
   assert.equal(served.groups.length, EXPECTED_FIXTURE_TARGETS.length);
 });
+
+test('the fast path answers exactly what the Express route answers: body, ETag, 304, gzip, HEAD, metrics', async (t) => {
+  const etcd = await useTestEtcd(t);
+  const put = await putFixtures(etcd.client(), loadFixtureFile().entries);
+  t.after(() => put.lease?.release());
+  const server = await useTestServer(t, etcd.endpoint);
+  await server.mirror.whenReady();
+  const pick = (r: { status: number; headers: Record<string, unknown>; body: Buffer }): unknown => ({
+    status: r.status, body: r.body.toString('base64'),
+    headers: Object.fromEntries(['etag', 'x-etcd-revision', 'content-type', 'content-encoding', 'content-length', 'vary', 'cache-control'].map((h) => [h, r.headers[h]])),
+  });
+  // Express routes are not strict about a trailing slash; the fast path only takes the exact path.
+  for (const [fast, viaExpress] of [['/v1/targets', '/v1/targets/'], ['/v1/targets/web', '/v1/targets/web/']] as const) {
+    for (const headers of [{}, { 'accept-encoding': 'gzip' }]) {
+      const a = await httpGet(`${server.url}${fast}`, headers);
+      const b = await httpGet(`${server.url}${viaExpress}`, headers);
+      assert.equal(a.status, 200, fast);
+      assert.deepEqual(pick(a), pick(b), `${fast} vs ${viaExpress} ${JSON.stringify(headers)}`);
+      const head = await httpGet(`${server.url}${fast}`, headers, 'HEAD');
+      assert.equal(head.body.length, 0);
+      assert.equal(head.headers['content-length'], a.headers['content-length']);
+      assert.equal((await httpGet(`${server.url}${fast}`, { 'if-none-match': String(a.headers['etag']) })).status, 304);
+    }
+  }
+  const metrics = (await httpGet(`${server.url}/metrics`)).text;
+  assert.match(metrics, /etcd_http_sd_http_requests_total\{route="\/v1\/targets\/:group",code="304"\} 2/);
+  assert.match(metrics, /etcd_http_sd_http_requests_total\{route="\/v1\/targets",code="200"\} \d+/);
+});
+
+test('before the first load the fast-path routes still answer 503 (through Express)', async (t) => {
+  const etcd = await useTestEtcd(t);
+  await etcd.kill();
+  const server = await useTestServer(t, etcd.endpoint);
+  for (const path of ['/v1/targets', '/v1/targets/web']) {
+    const r = await httpGet(`${server.url}${path}`);
+    assert.equal(r.status, 503, path);
+    assert.match(r.text, /not loaded yet/);
+  }
+});
