@@ -284,3 +284,14 @@ function report(opts: MemorySoakOptions, layout: Layout, samples: readonly Sampl
   opts.log(`  verdict: ${result.verdict} (straight-line trend over the steady part ${result.trendOverSteadyPartMB} MB)`);
   return result;
 }
+
+/** The memory soak as a part of `npm run soak` (`--parts memory`; `--nodes N`, default 10,000). */
+export const soakPart = {
+  name: 'memory',
+  async run(opts: { seconds: number; args: ReadonlyMap<string, string>; log: (line: string) => void }): Promise<{ ok: boolean; summary: string; figures: Record<string, unknown> }> {
+    const nodes = Number(opts.args.get('nodes') ?? 10_000);
+    const report = (await memorySoak({ seconds: opts.seconds, nodes, log: opts.log })) as Record<string, unknown>;
+    const verdict = String(report['verdict']);
+    return { ok: verdict !== 'growing', summary: `memory: ${nodes} nodes, ${opts.seconds} s, verdict ${verdict}`, figures: report };
+  },
+};

@@ -88,7 +88,19 @@ export function parseSoakArgs(argv: readonly string[]): Map<string, string> {
   return args;
 }
 
+const USAGE = `Usage: npm run soak -- [--seconds 600] [--seed N] [--parts fault,memory] [--nodes 10000]
+
+  --seconds N   length of each part (the memory soak of issue #6 is meant for 1800)
+  --seed N      seed of the fault run (printed, to repeat a run)
+  --parts LIST  which parts, in order: fault (consistency under faults), memory (RSS at 10,000 nodes)
+  --nodes N     nodes of the memory soak
+`;
+
 async function main(): Promise<number> {
+  if (process.argv.includes('--help') || process.argv.includes('-h')) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
   const args = parseSoakArgs(process.argv.slice(2));
   const seconds = Number(args.get('seconds') ?? 600);
   const seed = Number(args.get('seed') ?? Date.now() % 2 ** 31);
