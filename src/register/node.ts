@@ -4,7 +4,7 @@
  */
 import { isIPv6 } from 'node:net';
 import { InvalidArgumentError } from '../errors.js';
-import { checkLabels, formatGoTime, formatNodeDocument, isValidGroupName, nodeKey } from '../registry/index.js';
+import { checkLabels, formatGoTime, formatNodeDocument, isValidGroupName, nodeKey, type NodeDocumentInput } from '../registry/index.js';
 
 /** A node to register: one exporter of one machine. */
 export interface NodeSpec {
@@ -28,17 +28,13 @@ export interface NodeSpec {
   readonly status?: string;
 }
 
-/** A checked node spec with defaults applied; what the document is built from. */
-export interface ValidNode {
+/**
+ * A checked node spec with defaults applied; what the document is built from:
+ * the document's fields but `last_seen` (stamped at each put), plus the group.
+ * `address` (the extension) is set only when `host` or `address` was given.
+ */
+export interface ValidNode extends Omit<NodeDocumentInput, 'lastSeen'> {
   readonly group: string;
-  readonly id: string;
-  readonly exporterType: string;
-  readonly port: number;
-  readonly metricsPath: string;
-  readonly labels: Readonly<Record<string, string>>;
-  readonly status: string;
-  /** The `address` extension, only when `host` or `address` was given. */
-  readonly address?: string;
 }
 
 /** Default `metrics_path`. */
