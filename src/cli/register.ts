@@ -20,6 +20,7 @@ SIGINT, then remove it and exit 0. The node is written under a lease of --ttl,
 renewed every TTL/3; if etcd loses the lease (outage longer than the TTL,
 revocation) it is put again under a new lease as soon as etcd answers.
 With --check-url the node is registered only while that URL answers 2xx.
+If etcd refuses the user or its permission, register exits 1 (see docs/security.md).
 --etcd-endpoints defaults to http://127.0.0.1:2379 (where serve runs its embedded etcd).
 
 Example (node_exporter sidecar):
