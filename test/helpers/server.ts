@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { loadServeConfig } from '../../src/config/serve.js';
 import { createLogger, type Logger } from '../../src/log.js';
 import { startServer, type RunningServer } from '../../src/server.js';
@@ -48,10 +49,11 @@ export interface TestResponse {
   readonly text: string;
 }
 
-/** A GET (or other method) without keep-alive, so nothing stays open after the test. */
-export function httpGet(url: string, headers: Record<string, string> = {}, method = 'GET'): Promise<TestResponse> {
+/** A GET (or other method) without keep-alive, so nothing stays open after the test; `ca` makes it HTTPS. */
+export function httpGet(url: string, headers: Record<string, string> = {}, method = 'GET', ca?: Buffer): Promise<TestResponse> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { method, headers: { connection: 'close', ...headers } }, (res) => {
+    const options = { method, headers: { connection: 'close', ...headers } };
+    const onResponse = (res: import('node:http').IncomingMessage): void => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
@@ -59,7 +61,8 @@ export function httpGet(url: string, headers: Record<string, string> = {}, metho
         resolve({ status: res.statusCode ?? 0, headers: res.headers, body, text: body.toString('utf8') });
       });
       res.on('error', reject);
-    });
+    };
+    const req = ca === undefined ? request(url, options, onResponse) : httpsRequest(url, { ...options, ca }, onResponse);
     req.on('error', reject);
     req.end();
   });

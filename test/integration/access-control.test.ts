@@ -2,7 +2,6 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { useTestEtcd, type TestEtcd } from '../helpers/etcd.js';
@@ -163,21 +162,6 @@ async function makeCert(dir: string): Promise<{ cert: string; key: string }> {
   return { cert, key };
 }
 
-function httpsGet(url: string, ca: Buffer, headers: Record<string, string> = {}): Promise<TestResponse> {
-  return new Promise((resolve, reject) => {
-    const req = httpsRequest(url, { ca, headers: { connection: 'close', ...headers } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const body = Buffer.concat(chunks);
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body, text: body.toString('utf8') });
-      });
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 test('TLS: the listener speaks HTTPS with the given certificate; generated jobs point at https://', async (t) => {
   const etcd = await loadedEtcd(t);
@@ -189,15 +173,15 @@ test('TLS: the listener speaks HTTPS with the given certificate; generated jobs 
   assert.match(server.url, /^https:\/\/127\.0\.0\.1:\d+$/);
   const ca = await import('node:fs/promises').then((fs) => fs.readFile(cert));
 
-  const refused = await httpsGet(`${server.url}/v1/targets`, ca);
+  const refused = await httpGet(`${server.url}/v1/targets`, {}, 'GET', ca);
   assert.equal(refused.status, 401);
-  const ok = await httpsGet(`${server.url}/v1/targets/web`, ca, { authorization: bearer(SD_TOKEN) });
+  const ok = await httpGet(`${server.url}/v1/targets/web`, { authorization: bearer(SD_TOKEN) }, 'GET', ca);
   assert.equal(ok.status, 200);
   assert.equal((JSON.parse(ok.text) as unknown[]).length, 3);
-  await assert.rejects(httpsGet(`${server.url}/healthz`, Buffer.from('')), 'an unknown CA is refused by the client');
+  await assert.rejects(httpGet(`${server.url}/healthz`, {}, 'GET', Buffer.from('')), 'an unknown CA is refused by the client');
   await assert.rejects(httpGet(`${server.url.replace('https:', 'http:')}/healthz`), 'no plain HTTP on the TLS port');
 
-  const yaml = await httpsGet(`${server.url}/v1/scrape-configs`, ca, { authorization: bearer(ADMIN_TOKEN) });
+  const yaml = await httpGet(`${server.url}/v1/scrape-configs`, { authorization: bearer(ADMIN_TOKEN) }, 'GET', ca);
   assert.equal(yaml.status, 200);
   assert.ok(yaml.text.includes(`url: ${server.url}/v1/targets/web\n`), yaml.text);
   assert.ok(yaml.text.includes(`tls_config:\n          ca_file: ${cert}\n`), yaml.text);
