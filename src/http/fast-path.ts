@@ -55,6 +55,20 @@ function plainFilter(query: string): TargetFilter | undefined {
   return { groups: [...groups].sort(), exporterTypes: [...types].sort() };
 }
 
+/**
+ * A path segment decoded as Express decodes `:group` (`web.prod`, `a%3Ab`,
+ * `%C3%A9t%C3%A9`), or undefined to let Express answer: a query, a `/`,
+ * or an escape that does not decode.
+ */
+function decodeSegment(raw: string): string | undefined {
+  if (raw.includes('?') || raw.includes('/')) return undefined;
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return undefined;
+  }
+}
+
 function fastRoute(req: IncomingMessage): FastRoute | undefined {
   if (req.method !== 'GET' && req.method !== 'HEAD') return undefined;
   const url = req.url ?? '';
@@ -64,8 +78,8 @@ function fastRoute(req: IncomingMessage): FastRoute | undefined {
     return filter === undefined ? undefined : { pattern: '/v1/targets', filter };
   }
   if (!url.startsWith(PREFIX)) return undefined;
-  const group = url.slice(PREFIX.length);
-  return isValidGroupName(group) ? { pattern: '/v1/targets/:group', filter: { groups: [group], exporterTypes: [] } } : undefined;
+  const group = decodeSegment(url.slice(PREFIX.length));
+  return group !== undefined && isValidGroupName(group) ? { pattern: '/v1/targets/:group', filter: { groups: [group], exporterTypes: [] } } : undefined;
 }
 
 /** Wraps `app`, answering the hot requests itself. */
