@@ -16,12 +16,19 @@ export type Change =
   | { readonly type: 'put'; readonly key: string; readonly value: string }
   | { readonly type: 'delete'; readonly key: string };
 
+/** A stored document that is skipped, and why. */
+export interface InvalidDocument {
+  readonly key: string;
+  readonly reason: InvalidReason;
+  readonly detail: string;
+}
+
 /** What applying a change did. */
 export interface ApplyResult {
   /** Whether anything a client can see changed. */
   readonly changed: boolean;
   /** Set when the change stored a document we must skip. */
-  readonly invalid?: { readonly key: string; readonly reason: InvalidReason; readonly detail: string };
+  readonly invalid?: InvalidDocument;
 }
 
 interface GroupEntry {
@@ -39,7 +46,7 @@ const CHANGED: ApplyResult = { changed: true };
 export class RegistryState {
   readonly prefix: string;
   private readonly groups = new Map<string, GroupEntry>();
-  private readonly invalidKeys = new Map<string, InvalidReason>();
+  private readonly invalidKeys = new Map<string, InvalidDocument>();
   private sortedNames: string[] | undefined;
   private version: number;
   private content: Content | undefined;
@@ -56,8 +63,9 @@ export class RegistryState {
     if (kind.kind === 'ignored') return UNCHANGED;
     if (kind.kind === 'invalid') {
       if (change.type === 'delete') return this.forgetInvalid(change.key);
-      this.invalidKeys.set(change.key, kind.reason);
-      return { changed: false, invalid: { key: change.key, reason: kind.reason, detail: 'group name must be 1-63 of [A-Za-z0-9_-]' } };
+      const invalid = { key: change.key, reason: kind.reason, detail: 'group name must be 1-63 of [A-Za-z0-9_-]' };
+      this.invalidKeys.set(change.key, invalid);
+      return { changed: false, invalid };
     }
     const result = kind.kind === 'group'
       ? this.applyGroup(kind.group, change)
@@ -84,8 +92,29 @@ export class RegistryState {
   /** Keys currently skipped, by reason. */
   invalidCounts(): Map<InvalidReason, number> {
     const counts = new Map<InvalidReason, number>();
-    for (const reason of this.invalidKeys.values()) counts.set(reason, (counts.get(reason) ?? 0) + 1);
+    for (const { reason } of this.invalidKeys.values()) counts.set(reason, (counts.get(reason) ?? 0) + 1);
     return counts;
+  }
+
+  /** Documents currently skipped, with why; in key order. */
+  invalidDocuments(): InvalidDocument[] {
+    return [...this.invalidKeys.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  }
+
+  /** Why the document at `key` is skipped, if it is. */
+  invalidDocument(key: string): InvalidDocument | undefined {
+    return this.invalidKeys.get(key);
+  }
+
+  /** A group's document (undefined: none, or invalid) and its sanitised common labels. */
+  groupDocument(group: string): { readonly doc: GroupDocument | undefined; readonly common: CommonLabels } | undefined {
+    const e = this.groups.get(group);
+    return e === undefined ? undefined : { doc: e.doc, common: e.common };
+  }
+
+  /** The parsed document of a served node (`node` is the key's last segment). */
+  nodeDocument(group: string, node: string): NodeDocument | undefined {
+    return this.groups.get(group)?.nodes.get(node)?.doc;
   }
 
   private touch(): void {
@@ -136,11 +165,12 @@ export class RegistryState {
     const parsed = parseGroupDocument(change.value);
     const e = this.entry(group);
     if (!parsed.ok) {
-      this.invalidKeys.set(key, parsed.reason);
+      const invalid = { key, reason: parsed.reason, detail: parsed.detail };
+      this.invalidKeys.set(key, invalid);
       // An invalid document counts as no document: the nodes stay served.
       const hadDoc = e.doc !== undefined;
       this.setGroupDoc(group, e, undefined);
-      return { changed: hadDoc, invalid: { key, reason: parsed.reason, detail: parsed.detail } };
+      return { changed: hadDoc, invalid };
     }
     this.invalidKeys.delete(key);
     this.setGroupDoc(group, e, parsed.value);
@@ -175,8 +205,9 @@ export class RegistryState {
         : resolveAddress(parsedDoc.value);
     if (!parsedDoc.ok || !rendered.ok) {
       const bad = !parsedDoc.ok ? parsedDoc : rendered.ok ? undefined : rendered;
-      this.invalidKeys.set(key, bad!.reason);
-      return { changed: this.removeNode(group, node), invalid: { key, reason: bad!.reason, detail: bad!.detail } };
+      const invalid = { key, reason: bad!.reason, detail: bad!.detail };
+      this.invalidKeys.set(key, invalid);
+      return { changed: this.removeNode(group, node), invalid };
     }
     this.invalidKeys.delete(key);
     const target = this.entry(group);
