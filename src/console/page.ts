@@ -42,8 +42,11 @@ function statusRows(d: ConsoleData): string {
   return rows.map(([k, id, v]) => `<tr><th>${escapeHtml(k)}</th><td id="${id}">${escapeHtml(v)}</td></tr>`).join('');
 }
 
+/** Groups listed on the page; the rest are one search away. */
+export const MAX_GROUP_ROWS = 200;
+
 function groupRows(d: ConsoleData): string {
-  return d.groups.map((g) => `<tr data-group="${escapeHtml(g.name)}"><td><a href="#" class="group-link">${escapeHtml(g.name)}</a></td><td>${g.nodes}</td><td>${escapeHtml(g.exporterTypes.join(', '))}</td></tr>`).join('');
+  return d.groups.slice(0, MAX_GROUP_ROWS).map((g) => `<tr data-group="${escapeHtml(g.name)}"><td><a href="#" class="group-link">${escapeHtml(g.name)}</a></td><td>${g.nodes}</td><td>${escapeHtml(g.exporterTypes.join(', '))}</td></tr>`).join('');
 }
 
 /** One row of the nodes table; the script builds the same rows with `textContent`. */
@@ -70,10 +73,10 @@ export function renderConsole(d: ConsoleData): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>etcd-http-sd</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"><style>${STYLE}</style></head>
-<body data-revision="${d.revision}" data-page-size="${d.nodes.page_size}">
+<body data-revision="${d.revision}" data-page-size="${d.nodes.page_size}" data-max-groups="${MAX_GROUP_ROWS}">
 <h1>etcd-http-sd</h1>
 <div class="layout"><section><h2>Status</h2><table id="status"><tbody>${statusRows(d)}</tbody></table></section>
-<section><h2>Groups</h2><table id="groups"><thead><tr><th>group</th><th>nodes</th><th>exporter types</th></tr></thead><tbody>${groupRows(d)}</tbody></table></section></div>
+<section><h2>Groups</h2><table id="groups"><thead><tr><th>group</th><th>nodes</th><th>exporter types</th></tr></thead><tbody>${groupRows(d)}</tbody></table><p id="groups-more">${d.groups.length > MAX_GROUP_ROWS ? `${MAX_GROUP_ROWS} of ${d.groups.length} groups shown; search by group for the others` : ''}</p></section></div>
 <h2>Nodes</h2>
 <form id="search"><input name="q" placeholder="any field" aria-label="search any field"><input name="group" placeholder="group" aria-label="group">
 <input name="id" placeholder="node id" aria-label="node id"><input name="exporter_type" placeholder="exporter type" aria-label="exporter type">

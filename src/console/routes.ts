@@ -42,6 +42,10 @@ function consoleHandler(source: OperatorOptions['source']): RequestHandler {
 /** Mounts every operator route behind `sd` (the SD routes' credential check, if any). */
 export function mountOperatorRoutes(app: Express, opts: OperatorOptions, sd: readonly RequestHandler[]): void {
   app.get('/', ...sd, consoleHandler(opts.source));
+  // Browsers ask for it on every page; there is none, and a 404 would be an error in their console.
+  app.get('/favicon.ico', (_req, res) => {
+    res.status(204).end();
+  });
   app.get('/console.js', ...sd, (_req, res) => {
     res.setHeader('Cache-Control', 'no-cache');
     res.status(200).type('text/javascript').end(CONSOLE_SCRIPT);

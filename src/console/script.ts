@@ -58,8 +58,10 @@ export const CONSOLE_SCRIPT = String.raw`'use strict';
     });
   }
   function loadGroups() {
+    var maxGroups = Number(document.body.dataset.maxGroups) || 200;
     return getJson('v1/groups').then(function (groups) {
-      replaceBody('groups', groups.map(function (g) {
+      document.getElementById('groups-more').textContent = groups.length > maxGroups ? maxGroups + ' of ' + groups.length + ' groups shown; search by group for the others' : '';
+      replaceBody('groups', groups.slice(0, maxGroups).map(function (g) {
         var tr = row([link(g.name, 'group-link', function () { search({ group: g.name }); }), String(g.nodes), g.exporter_types.join(', ')]);
         tr.dataset.group = g.name;
         return tr;
