@@ -8,7 +8,7 @@ import { EventEmitter } from 'node:events';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Content, InvalidReason } from '../registry/index.js';
-import { RegistryState } from '../registry/index.js';
+import { printableKey, RegistryState } from '../registry/index.js';
 import { Backoff, Sleeper } from './backoff.js';
 import { ContactReporter } from './contact.js';
 import type { KeyValue, RegistrySource, WatchEvent } from './source.js';
@@ -210,7 +210,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     const LOG_LIMIT = 20;
     invalid.forEach((i, n) => {
       this.opts.metrics?.invalidDocument(i.reason);
-      if (n < LOG_LIMIT) this.log.warn('invalid document skipped', { key: i.key, reason: i.reason });
+      if (n < LOG_LIMIT) this.log.warn('invalid document skipped', { key: printableKey(i.key), reason: i.reason });
     });
     if (invalid.length > LOG_LIMIT) this.log.warn('more invalid documents skipped', { count: invalid.length - LOG_LIMIT });
   }
@@ -279,7 +279,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
       else deletes++;
       if (r.invalid) {
         this.opts.metrics?.invalidDocument(r.invalid.reason);
-        this.log.warn('invalid document skipped', { key: r.invalid.key, reason: r.invalid.reason, detail: r.invalid.detail });
+        this.log.warn('invalid document skipped', { key: printableKey(r.invalid.key), reason: r.invalid.reason, detail: r.invalid.detail });
       }
       changed ||= r.changed;
       top = Math.max(top, ev.modRevision);

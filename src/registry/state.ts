@@ -8,6 +8,7 @@ import { Content } from './content.js';
 import { parseGroupDocument, parseNodeDocument, type GroupDocument, type InvalidReason, type NodeDocument } from './documents.js';
 import { buildGroupView, type GroupView, type NodeEntry } from './group-view.js';
 import { classifyKey, GROUP_NAME_RULE } from './keys.js';
+import { isUndecodableKey } from './raw-key.js';
 import { sanitizeLabels } from './labels.js';
 import { renderNodeTarget, resolveAddress, type CommonLabels } from './target.js';
 
@@ -81,6 +82,7 @@ export class RegistryState {
 
   /** Applies one change; see `ApplyResult`. */
   apply(change: Change): ApplyResult {
+    if (isUndecodableKey(change.key)) return this.applyUndecodable(change);
     const kind = classifyKey(this.prefix, change.key);
     if (kind.kind === 'ignored') return UNCHANGED;
     if (kind.kind === 'invalid') {
@@ -152,6 +154,14 @@ export class RegistryState {
       for (const n of entry.view.nodes) entry.nodes.set(n.key, { doc: entry.nodes.get(n.key)!.doc, rendered: n });
     }
     return entry.view;
+  }
+
+  // Skipped, never merged with a key it would decode to: two such keys must not collide.
+  private applyUndecodable(change: Change): ApplyResult {
+    if (change.type === 'delete') return this.forgetInvalid(change.key);
+    const invalid: InvalidDocument = { key: change.key, reason: 'invalid_key_encoding', detail: 'key is not valid UTF-8' };
+    this.invalidKeys.set(change.key, invalid);
+    return { changed: false, invalid };
   }
 
   private forgetInvalid(key: string): ApplyResult {
