@@ -176,6 +176,12 @@ export class EtcdSource implements RegistrySource {
     return Number(res.header.revision);
   }
 
+  /** etcd filters by mod revision after reading the range: O(keys of the prefix), so the mirror calls it rarely. */
+  async changedSince(revision: number): Promise<boolean> {
+    const res = await this.client.kv.range({ key: this.start, range_end: this.end, keys_only: true, limit: 1, min_mod_revision: revision + 1 });
+    return res.kvs.length > 0;
+  }
+
   async isCompacted(revision: number): Promise<boolean> {
     try {
       await this.client.kv.range({ key: this.start, range_end: this.end, limit: 1, keys_only: true, revision });
