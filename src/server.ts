@@ -56,7 +56,9 @@ export async function startServer(config: ServeConfig, logger: Logger, overrides
       ...(config.scrapeConfigs === undefined ? {} : { scrapeConfigs: config.scrapeConfigs }),
       operator: { source: mirror, hub },
     });
-    const http = await listen(handler, config.listen.host, config.listen.port, config.tls);
+    const http = await listen(handler, config.listen.host, config.listen.port, config.tls, {
+      writeTimeoutMs: config.httpWriteTimeoutMs, maxConnections: config.maxConnections,
+    });
     mirror.start();
     const cleaner = config.cleanup === undefined ? undefined : new EmptyGroupCleaner({
       ...config.cleanup, client, prefix: config.etcd.prefix, mirror, registry, logger: logger.child({ component: 'cleanup' }),
