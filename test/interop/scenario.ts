@@ -26,6 +26,8 @@ export const GO_SCENARIO = {
     { group: 'web', node: { id: 'web-2', exporter_type: 'nginx_exporter', port: 9113, metrics_path: '/prometheus', labels: { 'app.kubernetes.io/name': 'nginx' } } },
     // akash exporter: address label (new registrars), ingress_host, external port as port.
     { group: 'akash', node: { id: 'abc', exporter_type: 'metrics_exporter', port: 31080, metrics_path: '/metrics', labels: { address: 'abc.ingress.example.net:31080', hash_id: 'abc', ingress_host: 'abc.ingress.example.net' } } },
+    // akash registrar before 2024-12-29: the external port only in the address label, the metrics port in port.
+    { group: 'akash', node: { id: 'old', exporter_type: 'node_exporter', port: 9100, metrics_path: '/metrics', labels: { address: 'old.ingress.example.net:31999', ingress_host: 'old.ingress.example.net' } } },
     // akash registrar: ingress_host only.
     { group: 'akash', node: { id: 'def', exporter_type: 'node_exporter', port: 8080, metrics_path: '/metrics', labels: { ingress_host: 'def.ingress.example.net' } } },
     { group: 'web.prod', node: { id: 'p1', exporter_type: 'node_exporter', port: 9100, metrics_path: '/metrics', labels: {} } },
@@ -50,9 +52,11 @@ export interface Served {
  * Where we differ from promster on purpose, by name (README "Go
  * compatibility"): we sanitise label names, force `exporter_type` to the
  * node's, and give each target its own labels and metrics path (promster
- * gives a job's every target its first node's).
+ * gives a job's every target its first node's), and scrape the `address`
+ * label when there is one (older akash registrars put the external port only
+ * there; promster never reads it and scrapes `ingress_host:port`).
  */
-export const NAMED_DIFFERENCES = ['label names sanitised', 'exporter_type is the node\'s', 'per-node labels'] as const;
+export const NAMED_DIFFERENCES = ['label names sanitised', 'exporter_type is the node\'s', 'per-node labels', 'address label first'] as const;
 
 /**
  * Checks promster's jobs against our targets: the same set of (group,
@@ -61,11 +65,19 @@ export const NAMED_DIFFERENCES = ['label names sanitised', 'exporter_type is the
  */
 export function comparePromster(jobs: readonly GoJob[], served: readonly Served[]): Set<string> {
   const met = new Set<string>();
-  const ours = served.map((s) => `${s.labels['__meta_etcd_group']}-${s.labels['__meta_etcd_exporter_type']} ${s.targets[0]}`).sort();
-  const theirs = jobs.flatMap((j) => j.targets.map((a) => `${j.job_name} ${a}`)).sort();
+  const jobOf = (s: Served): string => `${s.labels['__meta_etcd_group']}-${s.labels['__meta_etcd_exporter_type']}`;
+  const ours = served.map((s) => `${jobOf(s)} ${s.targets[0]}`).sort();
+  // Where the address label differs from ingress_host:port, promster scrapes the latter: map it to ours.
+  const ourAddress = (job: string, a: string): string => {
+    const viaLabel = served.find((s) => jobOf(s) === job && s.labels['address'] === s.targets[0] && a.startsWith(`${s.labels['ingress_host']}:`) && a !== s.targets[0]);
+    if (viaLabel === undefined) return a;
+    met.add('address label first');
+    return viaLabel.targets[0]!;
+  };
+  const theirs = jobs.flatMap((j) => j.targets.map((a) => `${j.job_name} ${ourAddress(j.job_name, a)}`)).sort();
   assert.deepEqual(theirs, ours, 'every address promster scrapes is served, under the same group and exporter type, and no other');
   for (const job of jobs) {
-    const first = served.find((s) => `${s.labels['__meta_etcd_group']}-${s.labels['__meta_etcd_exporter_type']}` === job.job_name && s.targets[0] === job.targets[0]);
+    const first = served.find((s) => jobOf(s) === job.job_name && s.targets[0] === ourAddress(job.job_name, job.targets[0]!));
     assert.ok(first, job.job_name);
     for (const [name, value] of Object.entries(job.labels)) {
       const clean = sanitizeLabelName(name);
@@ -81,7 +93,7 @@ export function comparePromster(jobs: readonly GoJob[], served: readonly Served[
     }
     assert.equal(first.labels['__metrics_path__'], job.metrics_path, `${job.job_name}: metrics path of its first node`);
     for (const address of job.targets.slice(1)) {
-      const other = served.find((s) => s.targets[0] === address && `${s.labels['__meta_etcd_group']}-${s.labels['__meta_etcd_exporter_type']}` === job.job_name)!;
+      const other = served.find((s) => s.targets[0] === ourAddress(job.job_name, address) && jobOf(s) === job.job_name)!;
       if (Object.entries(job.labels).some(([n, v]) => sanitizeLabelName(n) === n && n !== 'exporter_type' && other.labels[n] !== v)) met.add('per-node labels');
     }
   }
