@@ -14,7 +14,7 @@ import { EXIT_OK, EXIT_USAGE, type CliContext } from './io.js';
 const CONFIGURE_SETTINGS: readonly SettingRow[] = deepFreeze([
   row('label', 'repeat', 'NAME=VALUE', '', '', 'Common label to add or change.'),
   row('remove-label', 'repeat', 'NAME', '', '', 'Common label to remove.'),
-  row('username', 'string', 'USER', '', '', 'Basic-auth user Prometheus scrapes the group with; needs --password-file.'),
+  row('username', 'string', 'USER', '', '', 'Basic-auth user Prometheus scrapes the group with; needs --password-file.\nWithout it, --password-file alone makes a password-only group (empty user, as the Go sidecars write).'),
   row('password-file', 'string', 'FILE', '', '', 'File holding that password (one trailing newline ignored).'),
   row('clear-credentials', 'bool', '', '', '', 'Remove the group\'s scrape credentials.'),
 ]);
@@ -110,14 +110,14 @@ function patchFrom(settings: Settings, readFile: Parameters<typeof readSecretFil
   const user = settings.get('username');
   const file = settings.get('password-file');
   const clear = settings.get('clear-credentials')?.value === true;
-  if ((user === undefined) !== (file === undefined)) {
-    const given = user ?? file;
-    throw new ConfigError(given?.where ?? '--username', 'needs --username and --password-file together');
+  if (user !== undefined && file === undefined) {
+    throw new ConfigError(user.where, 'needs --password-file (the password Prometheus sends with this user)');
   }
-  if (clear && user !== undefined) throw new ConfigError('--clear-credentials', 'conflicts with --username: give one');
+  if (clear && file !== undefined) throw new ConfigError('--clear-credentials', 'conflicts with --username/--password-file: give one');
   const removed = settings.get('remove-label')?.value as readonly string[] | undefined;
-  const credentials = user !== undefined && file !== undefined
-    ? { username: String(user.value), password: readSecretFile(file, readFile, 'password') }
+  // --password-file alone: a password-only group, as the Go sidecars configure them.
+  const credentials = file !== undefined
+    ? { username: user === undefined ? '' : String(user.value), password: readSecretFile(file, readFile, 'password') }
     : clear ? { username: '', password: '' } : {};
   return {
     setLabels: parseLabels(settings.get('label')),

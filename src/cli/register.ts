@@ -29,7 +29,7 @@ Example (node_exporter sidecar):
 
 /** Flags of `register` besides the etcd connection. */
 export const REGISTER_SETTINGS: readonly SettingRow[] = deepFreeze([
-  row('group', 'string', 'NAME', '', '', 'Group to join: 1-63 letters, digits, - or _. Required.'),
+  row('group', 'string', 'NAME', '', '', 'Group to join, as the Go library allows: 1-63 bytes, no / \\ ? # [ ] or space. Required.'),
   row('id', 'string', 'ID', '', '', 'Node id. Default: the hostname.'),
   row('exporter-type', 'string', 'TYPE', '', '', 'Exporter type, e.g. node_exporter. Required.'),
   row('port', 'int', 'PORT', '', '', 'Port the exporter listens on. Required.'),

@@ -10,7 +10,7 @@ import { createEtcdClient } from '../etcd/client.js';
 import { EtcdUnavailableError, errorMessage } from '../errors.js';
 import { renderFiltered, type TargetFilter } from '../http/rendered.js';
 import { EtcdSource } from '../mirror/etcd-source.js';
-import { RegistryState, isValidGroupName } from '../registry/index.js';
+import { GROUP_NAME_RULE, RegistryState, isValidGroupName } from '../registry/index.js';
 import { EXIT_OK, type CliContext } from './io.js';
 import { clientConnectionFlags, DEFAULT_CLIENT_ENDPOINT } from './register.js';
 
@@ -33,7 +33,7 @@ function listOf(settings: Settings, name: string): string[] {
 function filterFrom(settings: Settings): TargetFilter {
   const groups = listOf(settings, 'group');
   const bad = groups.find((g) => !isValidGroupName(g));
-  if (bad !== undefined) throw new UsageError('--group', `${JSON.stringify(bad)} is not a group name (1-63 letters, digits, "-" or "_")`);
+  if (bad !== undefined) throw new UsageError('--group', `${JSON.stringify(bad)} is not a group name: it ${GROUP_NAME_RULE}`);
   return { groups, exporterTypes: listOf(settings, 'exporter-type') };
 }
 

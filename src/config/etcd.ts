@@ -5,6 +5,7 @@
  */
 import { ConfigError, describe } from '../errors.js';
 import type { EtcdConnection, EtcdTls } from '../etcd/client.js';
+import { cleanPrefix } from '../registry/keys.js';
 import { checkPositive, deepFreeze, need, readSecretFile, row, text } from './checks.js';
 import { CONFIG_FLAG, readSettingFile, type ReadFile, type Resolved, type SettingRow, type Settings } from './file.js';
 
@@ -13,7 +14,7 @@ const PASSWORD_ADVICE =
 
 /** How to reach etcd, plus the key prefix of the registry. */
 export interface EtcdConnectionConfig extends EtcdConnection {
-  /** Key prefix of the registry, starting with `/`, without trailing `/`. Default `/services`. */
+  /** Key prefix of the registry, cleaned as Go's `path.Join` cleans it, without trailing `/` (`''` for the root). Default `/services`. */
   readonly prefix: string;
 }
 
@@ -22,7 +23,7 @@ export const ETCD_CONNECTION_SETTINGS: readonly SettingRow[] = deepFreeze([
   row(CONFIG_FLAG, 'string', 'FILE', '', '', 'YAML configuration file; flags and environment override it.'),
   row('etcd-endpoints', 'list', 'URL,...', 'etcd.endpoints', '',
     'etcd endpoints, all http:// or all https://; none: run an embedded etcd.'),
-  row('etcd-prefix', 'string', '/PATH', 'etcd.prefix', '/services', 'Key prefix of the service registry.'),
+  row('etcd-prefix', 'string', '/PATH', 'etcd.prefix', '/services', 'Key prefix of the service registry; any base path the Go library takes\n(services, /services/, //services), cleaned as Go cleans it.'),
   row('etcd-username', 'string', 'USER', 'etcd.username', '', 'etcd user; needs a password.'),
   row('etcd-password-file', 'string', 'FILE', 'etcd.password_file', '',
     'File holding the etcd password (one trailing newline ignored); or set ETCD_HTTP_SD_ETCD_PASSWORD.'),
@@ -137,15 +138,10 @@ function passwordFrom(settings: Settings, readFile: ReadFile): { value: string; 
 
 const ENDPOINT = /^(https?):\/\/(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):(\d{1,5})\/?$/;
 
+/** Any base path the Go library can use (`services`, `/services/`, `//services`), cleaned as Go cleans it. */
 function checkPrefix(r: Resolved): string {
   const raw = text(r);
-  const fix = 'write an absolute key prefix such as /services';
-  if (!raw.startsWith('/')) throw new ConfigError(r.where, `must start with "/", got ${describe(raw)}: ${fix}`);
-  if (/\s/.test(raw)) throw new ConfigError(r.where, `must not contain whitespace, got ${describe(raw)}: ${fix}`);
-  // One trailing "/" is forgiven; keys are built as prefix + "/" + name.
-  const prefix = raw.endsWith('/') ? raw.slice(0, -1) : raw;
-  if (prefix === '' || prefix.endsWith('/')) {
-    throw new ConfigError(r.where, `must name a key prefix below "/" without "//" at the end, got ${describe(raw)}: ${fix}`);
-  }
-  return prefix;
+  const cleaned = cleanPrefix(raw);
+  if (!cleaned.ok) throw new ConfigError(r.where, `${cleaned.problem}, got ${describe(raw)}: write a key prefix such as /services`);
+  return cleaned.prefix;
 }

@@ -76,6 +76,20 @@ const SHARD_PARAMS = ['shard', 'shards', 'shard_by'];
 const TARGETS_PARAMS = ['group', 'exporter_type', ...SHARD_PARAMS];
 const GROUP_PARAMS = ['exporter_type', ...SHARD_PARAMS];
 
+/**
+ * A path segment decoded as Express decodes `:group` (`web.prod`, `a%3Ab`,
+ * `%C3%A9t%C3%A9`), or undefined to let Express answer: a `/` or an
+ * escape that does not decode.
+ */
+function decodeSegment(raw: string): string | undefined {
+  if (raw.includes('/')) return undefined;
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return undefined;
+  }
+}
+
 function fastRoute(req: IncomingMessage): FastRoute | undefined {
   if (req.method !== 'GET' && req.method !== 'HEAD') return undefined;
   const url = req.url ?? '';
@@ -87,8 +101,8 @@ function fastRoute(req: IncomingMessage): FastRoute | undefined {
   }
   if (!url.startsWith(PREFIX)) return undefined;
   const q = url.indexOf('?');
-  const group = url.slice(PREFIX.length, q < 0 ? undefined : q);
-  if (!isValidGroupName(group)) return undefined;
+  const group = decodeSegment(url.slice(PREFIX.length, q < 0 ? undefined : q));
+  if (group === undefined || !isValidGroupName(group)) return undefined;
   const raw = q < 0 ? new Map<string, string[]>() : plainQuery(url.slice(q + 1), GROUP_PARAMS);
   const filter = raw === undefined ? undefined : plainFilter(raw, group);
   return filter === undefined ? undefined : { pattern: '/v1/targets/:group', filter };

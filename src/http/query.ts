@@ -1,6 +1,6 @@
 /** Query-string validation: every parameter is known and well-formed, or 400. */
 import type { Request } from 'express';
-import { isValidGroupName } from '../registry/index.js';
+import { GROUP_NAME_RULE, isValidGroupName } from '../registry/index.js';
 import { HttpError } from './errors.js';
 import { parseShardParams, ShardParamError, type ShardSpec } from '../shard/index.js';
 import type { TargetFilter } from './rendered.js';
@@ -33,7 +33,7 @@ export function onlyParams(req: Request, allowed: readonly string[]): void {
 /** Checks a group name from a path or query. */
 export function checkGroupName(name: string, where: string): string {
   if (!isValidGroupName(name)) {
-    throw new HttpError(400, `${where}: ${JSON.stringify(name.slice(0, 100))} is not a group name (1-63 letters, digits, "-" or "_")`);
+    throw new HttpError(400, `${where}: ${JSON.stringify(name.slice(0, 100))} is not a group name: it ${GROUP_NAME_RULE}`);
   }
   return name;
 }

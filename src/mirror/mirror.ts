@@ -165,7 +165,9 @@ export class Mirror extends EventEmitter<MirrorEvents> {
   private async reload(reason: ReloadReason): Promise<void> {
     const started = Date.now();
     const nextVersion = (this.state?.currentVersion ?? 0) + 1;
-    let fresh = new RegistryState(this.opts.prefix, nextVersion);
+    // Group documents that stop decoding keep their last good version across the reload.
+    const lastGood = this.state?.lastGoodGroups();
+    let fresh = new RegistryState(this.opts.prefix, nextVersion, lastGood);
     let invalid: Array<{ key: string; reason: InvalidReason }> = [];
     const revision = await this.opts.source.list(
       (kvs: readonly KeyValue[]) => {
@@ -175,7 +177,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
         }
       },
       () => {
-        fresh = new RegistryState(this.opts.prefix, nextVersion);
+        fresh = new RegistryState(this.opts.prefix, nextVersion, lastGood);
         invalid = [];
       },
     );

@@ -14,7 +14,7 @@ import type { LostEvent, NodeRef, RegisteredEvent, RestoredEvent, WithdrawnEvent
 import * as groups from './groups.js';
 import { HealthGate, validateHealthCheck, type HealthActions, type HealthCheckOptions, type Probe } from './health.js';
 import { LeaseKeeper, type LeaseState } from './keepalive.js';
-import { checkStatus, keyOfNode, validateNode, type NodeSpec, type ValidNode } from './node.js';
+import { checkStatus, keyOfNode, validateNode, withCopiedLabels, type NodeSpec, type ValidNode } from './node.js';
 import { RegisteredNode, type NodeOwner, type NodeUpdate } from './registration.js';
 import { NodeStore, type NodeHealth, type NodeRecord } from './store.js';
 
@@ -115,7 +115,7 @@ export class RegistryClient extends EventEmitter implements NodeOwner {
    */
   async register(spec: NodeSpec, options: RegisterOptions = {}): Promise<RegisteredNode> {
     this.assertOpen('register');
-    const node = validateNode(spec);
+    const node = withCopiedLabels(validateNode(spec), await this.commonLabelsOf(spec.group));
     const check = options.healthCheck === undefined ? undefined : validateHealthCheck(options.healthCheck);
     const ref: NodeRef = { key: keyOfNode(this.prefix, node), group: node.group, id: node.id, exporterType: node.exporterType };
     if (this.store.get(ref.key) !== undefined || this.pending.has(ref.key)) {
@@ -138,6 +138,20 @@ export class RegistryClient extends EventEmitter implements NodeOwner {
       return new RegisteredNode(this, ref, node);
     } finally {
       this.pending.delete(ref.key);
+    }
+  }
+
+  /**
+   * The group's common labels as the node joins, copied into its document as
+   * the Go library does; none when the group has no document, or one that
+   * does not decode (registration goes on: the reader reports that document).
+   */
+  private async commonLabelsOf(group: string): Promise<Readonly<Record<string, string>> | undefined> {
+    try {
+      return (await this.getGroup(group))?.commonLabels;
+    } catch (err) {
+      if (err instanceof ConflictError) return undefined;
+      throw err;
     }
   }
 
@@ -169,7 +183,10 @@ export class RegistryClient extends EventEmitter implements NodeOwner {
     this.assertOpen('update');
     const rec = this.store.get(key);
     if (rec === undefined) throw new RegistryClosedError(`update ${key}`);
-    const node = validateNode({ ...rec.node, labels: change.labels ?? rec.node.labels, status: checkStatus(change.status ?? rec.node.status) });
+    const node = withCopiedLabels(
+      validateNode({ ...rec.node, labels: change.labels ?? rec.node.labels, status: checkStatus(change.status ?? rec.node.status) }),
+      rec.node.copiedLabels,
+    );
     await this.store.change(key, (r) => {
       r.node = node;
     });

@@ -13,6 +13,7 @@ import {
   formatGroupDocument,
   groupKey,
   groupPrefix,
+  GROUP_NAME_RULE,
   isValidGroupName,
   parseGroupDocument,
 } from '../registry/index.js';
@@ -73,7 +74,7 @@ export const DEFAULT_CAS_ATTEMPTS = 50;
 /** Throws `InvalidArgumentError` unless `name` is a group name the layout allows. */
 export function checkGroupName(name: unknown): string {
   if (typeof name !== 'string' || !isValidGroupName(name)) {
-    throw new InvalidArgumentError('group', name, 'must be 1 to 63 letters, digits, "-" or "_"');
+    throw new InvalidArgumentError('group', name, GROUP_NAME_RULE);
   }
   return name;
 }

@@ -4,11 +4,11 @@
  */
 import { isIPv6 } from 'node:net';
 import { InvalidArgumentError } from '../errors.js';
-import { checkLabels, formatGoTime, formatNodeDocument, isValidGroupName, nodeKey, type NodeDocumentInput } from '../registry/index.js';
+import { checkLabels, formatGoTime, formatNodeDocument, GROUP_NAME_RULE, isValidGroupName, nodeKey, type NodeDocumentInput } from '../registry/index.js';
 
 /** A node to register: one exporter of one machine. */
 export interface NodeSpec {
-  /** Group to join: 1 to 63 letters, digits, `-` or `_`. */
+  /** Group to join: a name the Go library accepts (`GROUP_NAME_RULE`), e.g. `web` or `web.prod`. */
   readonly group: string;
   /** Node id, e.g. the hostname. Non-empty, no `/` or whitespace. */
   readonly id: string;
@@ -35,6 +35,12 @@ export interface NodeSpec {
  */
 export interface ValidNode extends Omit<NodeDocumentInput, 'lastSeen'> {
   readonly group: string;
+  /**
+   * The group's common labels when the node joined, copied into the
+   * document's labels (only names the node does not set), as the Go
+   * library's `RegisterNode` does: Go readers of the node see them.
+   */
+  readonly copiedLabels?: Readonly<Record<string, string>>;
 }
 
 /** Default `metrics_path`. */
@@ -132,7 +138,7 @@ export function checkStatus(value: unknown): string {
  */
 export function validateNode(spec: NodeSpec): ValidNode {
   if (typeof spec.group !== 'string' || !isValidGroupName(spec.group)) {
-    throw new InvalidArgumentError('group', spec.group, 'must be 1 to 63 letters, digits, "-" or "_"');
+    throw new InvalidArgumentError('group', spec.group, GROUP_NAME_RULE);
   }
   const id = checkName('id', spec.id, '"web-1"');
   const exporterType = checkName('exporterType', spec.exporterType, '"node_exporter"');
@@ -162,7 +168,30 @@ export function goNow(): string {
   return formatGoTime(new Date(ms), Math.floor((t - ms) * 1e6));
 }
 
+/** `node` with the group's common labels to copy at registration (see `ValidNode.copiedLabels`). */
+export function withCopiedLabels(node: ValidNode, common: Readonly<Record<string, string>> | undefined): ValidNode {
+  return common === undefined || Object.keys(common).length === 0 ? node : { ...node, copiedLabels: { ...common } };
+}
+
+/** The host of a `host:port` address as promster joins it with the port: IPv6 keeps its brackets. */
+function hostOf(address: string): string {
+  return address.slice(0, address.lastIndexOf(':'));
+}
+
+/**
+ * The labels the document carries: the node's own, then what Go readers
+ * need and the node does not set: `ingress_host` (promster scrapes
+ * `ingress_host:port`, else `id:port`, and never reads our `address`) and
+ * the copied common labels.
+ */
+export function documentLabels(node: ValidNode): Record<string, string> {
+  const labels: Record<string, string> = { ...node.labels };
+  if (node.address !== undefined && !Object.hasOwn(labels, 'ingress_host')) labels['ingress_host'] = hostOf(node.address);
+  for (const [name, value] of Object.entries(node.copiedLabels ?? {})) if (!Object.hasOwn(labels, name)) labels[name] = value;
+  return labels;
+}
+
 /** The node document in the Go library's shape, `last_seen` = `lastSeen` (default now). */
 export function nodeDocument(node: ValidNode, lastSeen: string = goNow()): string {
-  return formatNodeDocument({ ...node, lastSeen });
+  return formatNodeDocument({ ...node, labels: documentLabels(node), lastSeen });
 }

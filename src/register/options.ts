@@ -2,6 +2,7 @@
 import type { Etcd3 } from 'etcd3';
 import { createEtcdClient, type EtcdConnection } from '../etcd/client.js';
 import { InvalidArgumentError } from '../errors.js';
+import { cleanPrefix } from '../registry/keys.js';
 import type { Logger } from '../log.js';
 
 /** Options of `RegistryClient`: the server's connection options plus the lease's. */
@@ -35,12 +36,13 @@ export function checkTtl(ttl: unknown): number {
   return ttl;
 }
 
-/** Checks a key prefix and drops one trailing `/`. */
+/** Checks a key prefix and cleans it as the Go library's `path.Join` does (`services/`, `//services` are fine). */
 export function checkPrefix(prefix: unknown): string {
-  if (typeof prefix !== 'string' || !/^\/\S*[^/\s]\/?$/.test(prefix)) {
-    throw new InvalidArgumentError('prefix', prefix, 'must be a key prefix such as /services');
+  const cleaned = typeof prefix === 'string' ? cleanPrefix(prefix) : undefined;
+  if (cleaned === undefined || !cleaned.ok) {
+    throw new InvalidArgumentError('prefix', prefix, `${cleaned?.problem ?? 'must be a string'}: give a key prefix such as /services`);
   }
-  return prefix.endsWith('/') ? prefix.slice(0, -1) : prefix;
+  return cleaned.prefix;
 }
 
 /**

@@ -32,7 +32,7 @@ export interface GroupDocument {
   readonly username?: string;
   /** Secret: never served unauthenticated, never logged. */
   readonly password?: string;
-  readonly commonLabels: Readonly<Record<string, unknown>>;
+  readonly commonLabels: Readonly<Record<string, string>>;
   readonly created?: string;
 }
 
@@ -42,7 +42,7 @@ export interface NodeDocument {
   readonly exporterType: string;
   readonly port: number;
   readonly metricsPath: string;
-  readonly labels: Readonly<Record<string, unknown>>;
+  readonly labels: Readonly<Record<string, string>>;
   readonly status: string;
   readonly lastSeen?: string;
   /** Extension: `host:port` to scrape. */
@@ -76,34 +76,84 @@ function parseObject(text: string): Parsed<Record<string, unknown>> {
   return { ok: true, value: value as Record<string, unknown> };
 }
 
-function optionalString(obj: Record<string, unknown>, field: string): string | undefined {
-  const v = obj[field];
-  return typeof v === 'string' ? v : undefined;
+/**
+ * Go's `encoding/json` matches a field name case-insensitively (`"ID"`,
+ * `"Port"` are read) and the last matching key wins; we read the same way,
+ * so a document means to us what it means to every Go reader.
+ */
+function field(obj: Record<string, unknown>, name: string): unknown {
+  if (Object.hasOwn(obj, name) && !hasFoldedTwin(obj, name)) return obj[name];
+  let found: unknown;
+  for (const key of Object.keys(obj)) if (key.toLowerCase() === name) found = obj[key];
+  return found;
 }
 
-function labelsOf(v: unknown): Readonly<Record<string, unknown>> {
-  return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+function hasFoldedTwin(obj: Record<string, unknown>, name: string): boolean {
+  for (const key of Object.keys(obj)) if (key !== name && key.toLowerCase() === name) return true;
+  return false;
 }
 
-/** Parses a group document. A document whose `spec` is not an object is invalid. */
+/** A Go `string` field: a string, or absent/null (Go leaves it ""). Anything else fails the document. */
+function stringField(obj: Record<string, unknown>, name: string): Parsed<string> {
+  const v = field(obj, name);
+  if (v === undefined || v === null) return { ok: true, value: '' };
+  return typeof v === 'string' ? { ok: true, value: v } : fail('invalid_field', `"${name}" must be a string`);
+}
+
+/** A Go `map[string]string` field: an object of strings (null elements are ""), or absent/null. */
+function labelsField(obj: Record<string, unknown>, name: string): Parsed<Record<string, string>> {
+  const v = field(obj, name);
+  if (v === undefined || v === null) return { ok: true, value: {} };
+  if (typeof v !== 'object' || Array.isArray(v)) return fail('invalid_field', `"${name}" must be an object of strings`);
+  const out: Record<string, string> = {};
+  for (const [k, value] of Object.entries(v as Record<string, unknown>)) {
+    if (value === null) out[k] = '';
+    else if (typeof value === 'string') out[k] = value;
+    else return fail('invalid_field', `"${name}" must be an object of strings (a value is a ${Array.isArray(value) ? 'array' : typeof value})`);
+  }
+  return { ok: true, value: out };
+}
+
+/** A Go `time.Time` field: strict RFC 3339, or absent/null (Go's zero time, kept as ""). */
+function timeField(obj: Record<string, unknown>, name: string): Parsed<string> {
+  const v = stringField(obj, name);
+  if (!v.ok) return fail('invalid_field', `"${name}" must be an RFC 3339 time string`);
+  const raw = field(obj, name);
+  if (typeof raw === 'string' && !isRfc3339(raw)) return fail('invalid_field', `"${name}" is not an RFC 3339 time`);
+  return v;
+}
+
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.\d+)?(?:Z|[+-](\d{2}):(\d{2}))$/;
+
+/** Whether `s` is a time Go's JSON decoder reads: RFC 3339, fields in range, any fraction, any offset. */
+export function isRfc3339(s: string): boolean {
+  const m = RFC3339.exec(s);
+  if (m === null) return false;
+  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
+  const days = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  if (month < 1 || month > 12 || day < 1 || day > days || hour > 23 || minute > 59 || second > 59) return false;
+  return m[7] === undefined || (Number(m[7]) <= 23 && Number(m[8]) <= 59);
+}
+
+/** Parses a group document with Go's decoding rules: any type error fails the whole document. */
 export function parseGroupDocument(text: string): Parsed<GroupDocument> {
   const parsed = parseObject(text);
   if (!parsed.ok) return parsed;
   const doc = parsed.value;
-  const spec = doc['spec'] ?? {};
-  if (spec === null || typeof spec !== 'object' || Array.isArray(spec)) {
-    return fail('invalid_field', '"spec" must be an object');
-  }
+  const spec = field(doc, 'spec') ?? {};
+  if (typeof spec !== 'object' || Array.isArray(spec)) return fail('invalid_field', '"spec" must be an object');
   const s = spec as Record<string, unknown>;
-  const out: { -readonly [K in keyof GroupDocument]: GroupDocument[K] } = { commonLabels: labelsOf(s['common_labels']) };
-  const name = optionalString(doc, 'name');
-  if (name !== undefined) out.name = name;
-  const username = optionalString(s, 'username');
-  if (username !== undefined && username !== '') out.username = username;
-  const password = optionalString(s, 'password');
-  if (password !== undefined && password !== '') out.password = password;
-  const created = optionalString(doc, 'created');
-  if (created !== undefined) out.created = created;
+  const name = stringField(doc, 'name');
+  const username = stringField(s, 'username');
+  const password = stringField(s, 'password');
+  const labels = labelsField(s, 'common_labels');
+  const created = timeField(doc, 'created');
+  for (const p of [name, username, password, labels, created]) if (!p.ok) return p;
+  const out: { -readonly [K in keyof GroupDocument]: GroupDocument[K] } = { commonLabels: labels.ok ? labels.value : {} };
+  if (name.ok && name.value !== '') out.name = name.value;
+  if (username.ok && username.value !== '') out.username = username.value;
+  if (password.ok && password.value !== '') out.password = password.value;
+  if (created.ok && created.value !== '') out.created = created.value;
   return { ok: true, value: out };
 }
 
@@ -111,31 +161,78 @@ function isPort(v: unknown): v is number {
   return typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= 65535;
 }
 
-/** Parses a node document; id, exporter_type and a port 1-65535 are required. */
+/**
+ * The number literal of a top-level key folding to `name`, when it has a
+ * fraction or exponent (`9100.0`, `9.1e3`): Go refuses those for an `int`,
+ * though `JSON.parse` gives the same number as `9100`. Only called when a
+ * cheap test says such a literal may exist.
+ */
+function fractionalLiteral(text: string, name: string): boolean {
+  let depth = 0;
+  let key = '';
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (c === '"') {
+      let j = i + 1;
+      while (text[j] !== '"') j += text[j] === '\\' ? 2 : 1;
+      if (depth === 1) key = text.slice(i, j + 1);
+      i = j;
+    } else if (c === '{' || c === '[') depth++;
+    else if (c === '}' || c === ']') depth--;
+    else if (depth === 1 && (c === '-' || (c >= '0' && c <= '9'))) {
+      const m = /^-?\d+([.eE][-+.\deE]*)?/.exec(text.slice(i, i + 40))!;
+      if (m[1] !== undefined && (JSON.parse(key) as string).toLowerCase() === name) return true;
+      i += m[0].length - 1;
+    }
+  }
+  return false;
+}
+
+const MAYBE_FRACTIONAL_PORT = /port"\s*:\s*-?\d+[.eE]/i;
+
+/** A Go `int` port, and our range: 1-65535 (Go decodes any int; we cannot scrape the rest). */
+function portField(text: string, doc: Record<string, unknown>): Parsed<number> {
+  const port = field(doc, 'port');
+  if (!isPort(port) || (MAYBE_FRACTIONAL_PORT.test(text) && fractionalLiteral(text, 'port'))) {
+    return fail('invalid_port', '"port" must be an integer literal from 1 to 65535');
+  }
+  return { ok: true, value: port };
+}
+
+/**
+ * Parses a node document with Go's decoding rules (field names matched
+ * case-insensitively; any type error, a non-string label value or a
+ * `last_seen` that is not RFC 3339 fails the whole node, as it fails Go's
+ * `GetNodes`). Id, exporter type and a port 1-65535 are required.
+ */
 export function parseNodeDocument(text: string): Parsed<NodeDocument> {
   const parsed = parseObject(text);
   if (!parsed.ok) return parsed;
   const doc = parsed.value;
-  const id = doc['id'];
+  const id = field(doc, 'id');
   if (typeof id !== 'string' || id === '') return fail('missing_id', '"id" must be a non-empty string');
-  const exporterType = doc['exporter_type'];
+  const exporterType = field(doc, 'exporter_type');
   if (typeof exporterType !== 'string' || exporterType === '') {
     return fail('missing_exporter_type', '"exporter_type" must be a non-empty string');
   }
-  const port = doc['port'];
-  if (!isPort(port)) return fail('invalid_port', '"port" must be an integer from 1 to 65535');
+  const port = portField(text, doc);
+  if (!port.ok) return port;
+  const metricsPath = stringField(doc, 'metrics_path');
+  const labels = labelsField(doc, 'labels');
+  const status = stringField(doc, 'status');
+  const lastSeen = timeField(doc, 'last_seen');
+  const address = stringField(doc, 'address');
+  for (const p of [metricsPath, labels, status, lastSeen, address]) if (!p.ok) return p;
   const out: { -readonly [K in keyof NodeDocument]: NodeDocument[K] } = {
     id,
     exporterType,
-    port,
-    metricsPath: optionalString(doc, 'metrics_path') ?? '',
-    labels: labelsOf(doc['labels']),
-    status: optionalString(doc, 'status') ?? '',
+    port: port.value,
+    metricsPath: metricsPath.ok ? metricsPath.value : '',
+    labels: labels.ok ? labels.value : {},
+    status: status.ok ? status.value : '',
   };
-  const lastSeen = optionalString(doc, 'last_seen');
-  if (lastSeen !== undefined) out.lastSeen = lastSeen;
-  const address = optionalString(doc, 'address');
-  if (address !== undefined && address !== '') out.address = address;
+  if (lastSeen.ok && lastSeen.value !== '') out.lastSeen = lastSeen.value;
+  if (address.ok && address.value !== '') out.address = address.value;
   return { ok: true, value: out };
 }
 

@@ -26,7 +26,7 @@ export interface GroupView {
   readonly name: string;
   /** Sanitised common labels. */
   readonly commonLabels: CommonLabels;
-  /** Present when the group document names a username. Secret: never in public output. */
+  /** Present when the group document sets a username or a password. Secret: never in public output. */
   readonly credentials?: Credentials;
   /** Valid nodes, sorted by key. */
   readonly nodes: readonly RenderedNode[];
@@ -96,6 +96,9 @@ export function buildGroupView(
     fragment,
     hash: contentHash(fragment),
   };
-  if (doc?.username !== undefined) view.credentials = { username: doc.username, password: doc.password ?? '' };
+  // Password-only groups are normal (the Go sidecars write them): credentials whenever either is set.
+  if (doc !== undefined && (doc.username !== undefined || doc.password !== undefined)) {
+    view.credentials = { username: doc.username ?? '', password: doc.password ?? '' };
+  }
   return view;
 }

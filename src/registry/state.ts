@@ -7,7 +7,7 @@
 import { Content } from './content.js';
 import { parseGroupDocument, parseNodeDocument, type GroupDocument, type InvalidReason, type NodeDocument } from './documents.js';
 import { buildGroupView, type GroupView, type NodeEntry } from './group-view.js';
-import { classifyKey } from './keys.js';
+import { classifyKey, GROUP_NAME_RULE } from './keys.js';
 import { sanitizeLabels } from './labels.js';
 import { renderNodeTarget, resolveAddress, type CommonLabels } from './target.js';
 
@@ -25,7 +25,15 @@ export interface ApplyResult {
 }
 
 interface GroupEntry {
+  /** The group document in force: the stored one, or its last good version while the stored one does not decode. */
   doc: GroupDocument | undefined;
+  /**
+   * The stored group document does not decode. With a last good `doc`,
+   * that version stays in force (stale over partial); without one the
+   * group's nodes are withheld: serving them without the group's labels and
+   * credentials would be partial (and promster skips such a group too).
+   */
+  broken: boolean;
   common: CommonLabels;
   readonly nodes: Map<string, NodeEntry>;
   /** Cached view; undefined when the group changed since it was built. */
@@ -40,14 +48,28 @@ export class RegistryState {
   readonly prefix: string;
   private readonly groups = new Map<string, GroupEntry>();
   private readonly invalidKeys = new Map<string, InvalidReason>();
+  /** Seed from the state this one replaces; an entry goes once its group's document is put or deleted here. */
+  private readonly lastGood: Map<string, GroupDocument>;
   private sortedNames: string[] | undefined;
   private version: number;
   private content: Content | undefined;
 
-  /** `startVersion` lets a reloaded state continue the old one's versions. */
-  constructor(prefix: string, startVersion = 0) {
+  /**
+   * `startVersion` lets a reloaded state continue the old one's versions;
+   * `lastGood` (the old state's `lastGoodGroups()`) keeps a group document
+   * that stopped decoding in force across the reload.
+   */
+  constructor(prefix: string, startVersion = 0, lastGood: ReadonlyMap<string, GroupDocument> = new Map()) {
     this.prefix = prefix;
     this.version = startVersion;
+    this.lastGood = new Map(lastGood);
+  }
+
+  /** The group documents in force, by group: what a reload must keep when a document stops decoding. */
+  lastGoodGroups(): Map<string, GroupDocument> {
+    const out = new Map<string, GroupDocument>();
+    for (const [name, e] of this.groups) if (e.doc !== undefined) out.set(name, e.doc);
+    return out;
   }
 
   /** Applies one change; see `ApplyResult`. */
@@ -57,7 +79,7 @@ export class RegistryState {
     if (kind.kind === 'invalid') {
       if (change.type === 'delete') return this.forgetInvalid(change.key);
       this.invalidKeys.set(change.key, kind.reason);
-      return { changed: false, invalid: { key: change.key, reason: kind.reason, detail: 'group name must be 1-63 of [A-Za-z0-9_-]' } };
+      return { changed: false, invalid: { key: change.key, reason: kind.reason, detail: `group name ${GROUP_NAME_RULE}` } };
     }
     const result = kind.kind === 'group'
       ? this.applyGroup(kind.group, change)
@@ -95,7 +117,8 @@ export class RegistryState {
 
   private viewOf(name: string, entry: GroupEntry): GroupView {
     if (entry.view === undefined) {
-      entry.view = buildGroupView(name, entry.doc, entry.common, entry.nodes);
+      const withheld = entry.broken && entry.doc === undefined;
+      entry.view = buildGroupView(name, entry.doc, entry.common, withheld ? new Map() : entry.nodes);
       // Keep the view's nodes, whose JSON points into the group's fragment, instead of copies.
       for (const n of entry.view.nodes) entry.nodes.set(n.key, { doc: entry.nodes.get(n.key)!.doc, rendered: n });
     }
@@ -110,7 +133,7 @@ export class RegistryState {
   private entry(group: string): GroupEntry {
     let e = this.groups.get(group);
     if (e === undefined) {
-      e = { doc: undefined, common: {}, nodes: new Map(), view: undefined };
+      e = { doc: undefined, broken: false, common: {}, nodes: new Map(), view: undefined };
       this.groups.set(group, e);
       this.sortedNames = undefined;
     }
@@ -118,7 +141,7 @@ export class RegistryState {
   }
 
   private dropIfEmpty(group: string, e: GroupEntry): void {
-    if (e.doc === undefined && e.nodes.size === 0) {
+    if (e.doc === undefined && !e.broken && e.nodes.size === 0) {
       this.groups.delete(group);
       this.sortedNames = undefined;
     }
@@ -129,22 +152,36 @@ export class RegistryState {
     if (change.type === 'delete') {
       this.invalidKeys.delete(key);
       const e = this.groups.get(group);
-      if (e === undefined || e.doc === undefined) return UNCHANGED;
+      this.lastGood.delete(group);
+      if (e === undefined || (e.doc === undefined && !e.broken)) return UNCHANGED;
+      e.broken = false;
       this.setGroupDoc(group, e, undefined);
       return CHANGED;
     }
     const parsed = parseGroupDocument(change.value);
     const e = this.entry(group);
-    if (!parsed.ok) {
-      this.invalidKeys.set(key, parsed.reason);
-      // An invalid document counts as no document: the nodes stay served.
-      const hadDoc = e.doc !== undefined;
-      this.setGroupDoc(group, e, undefined);
-      return { changed: hadDoc, invalid: { key, reason: parsed.reason, detail: parsed.detail } };
-    }
+    if (!parsed.ok) return this.brokenGroup(group, e, key, parsed);
     this.invalidKeys.delete(key);
+    this.lastGood.delete(group);
+    e.broken = false;
     this.setGroupDoc(group, e, parsed.value);
     return CHANGED;
+  }
+
+  /** A group document that does not decode: stale over partial, and reported either way. */
+  private brokenGroup(group: string, e: GroupEntry, key: string, bad: { reason: InvalidReason; detail: string }): ApplyResult {
+    this.invalidKeys.set(key, bad.reason);
+    const wasWithheld = e.broken && e.doc === undefined;
+    e.broken = true;
+    const stale = e.doc ?? this.lastGood.get(group);
+    if (stale !== undefined) {
+      const changed = e.doc === undefined;
+      if (changed) this.setGroupDoc(group, e, stale);
+      return { changed, invalid: { key, reason: bad.reason, detail: `${bad.detail}; its last valid version stays in force` } };
+    }
+    e.view = undefined;
+    const detail = `${bad.detail}; never seen valid, so the group's nodes are withheld`;
+    return { changed: !wasWithheld, invalid: { key, reason: bad.reason, detail } };
   }
 
   private setGroupDoc(group: string, e: GroupEntry, doc: GroupDocument | undefined): void {

@@ -67,7 +67,7 @@ function sdAuthFields(auth: SdClientAuth | undefined): Pick<HttpSdConfig, 'autho
   return { basic_auth: { username: auth.username, ...secret(auth.password, 'password', 'password_file') } };
 }
 
-/** Path of a group's password file under `dir`; group names are `[A-Za-z0-9_-]`, so safe as file names. */
+/** Path of a group's password file under `dir`. Group names never hold `/` and are never `.` or `..` (`isValidGroupName`), so each is one safe file name. */
 export function passwordFilePath(dir: string, group: string): string {
   return `${dir.endsWith('/') ? dir : `${dir}/`}${group}.password`;
 }

@@ -14,7 +14,7 @@ function meta(group: string, id: string, type: string, status = 'healthy'): Reco
 export const EXPECTED_FIXTURE_TARGETS = [
   { targets: ['abc.ingress.example.net:31080'], labels: { ...meta('akash', 'deploy-abc', 'node_exporter'), __metrics_path__: '/metrics', address: 'abc.ingress.example.net:31080', ingress_host: 'abc.ingress.example.net', provider: 'akash' } },
   { targets: ['def.ingress.example.net:8080'], labels: { ...meta('akash', 'deploy-def', 'node_exporter'), __metrics_path__: '/metrics', ingress_host: 'def.ingress.example.net', provider: 'akash' } },
-  { targets: ['ok-1:9100'], labels: { ...meta('badgroup', 'ok-1', 'node_exporter'), __metrics_path__: '/metrics', team: 'x' } },
+  // badgroup's document never decoded: its node ok-1 is withheld (stale over partial; promster skips it too).
   { targets: ['db-2:9187'], labels: { ...meta('db', 'db-2', 'postgres_exporter') } },
   { targets: ['db_1:9187'], labels: { ...meta('db', 'db_1', 'postgres_exporter'), __metrics_path__: '/metrics', _9lives: 'yes', app_kubernetes_io_name: 'postgres', no_cleanup: 'true' } },
   { targets: ['10.1.2.3:3000'], labels: { ...meta('ext', 'ext-1', 'app'), __metrics_path__: '/metrics', team: 'api' } },

@@ -59,8 +59,8 @@ test('group: bad usage exits 2 naming the problem', async (t) => {
   const cases: [string[], RegExp][] = [
     [['group', 'frobnicate'], /group frobnicate: unknown action: expected one of configure, list, show, delete/],
     [['group', 'show', ...conn], /<group>: missing/],
-    [['group', 'show', 'a b', ...conn], /<group>: group: must be 1 to 63 letters/],
-    [['group', 'configure', 'web', ...conn, '--username', 'u'], /--username: needs --username and --password-file together/],
+    [['group', 'show', 'a b', ...conn], /<group>: group: must be 1 to 63 bytes, without/],
+    [['group', 'configure', 'web', ...conn, '--username', 'u'], /--username: needs --password-file/],
     [['group', 'configure', 'web', ...conn, '--password', 'x'], /--password: unknown flag/],
     [['group', 'configure', 'web', ...conn, '--label', 'x'], /--label: expected NAME=VALUE/],
     [['targets', ...conn, '--group', 'a/b'], /--group: "a\/b" is not a group name/],

@@ -28,7 +28,7 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     const doc = await eventually('key written', () => value(etcd), 10_000);
     assert.deepEqual(JSON.parse(doc), {
       ...(JSON.parse(doc) as object),
-      id: 'n1', exporter_type: 'node_exporter', port: 9100, metrics_path: '/metrics', labels: { team: 'infra' }, status: 'healthy', address: '127.0.0.1:9100',
+      id: 'n1', exporter_type: 'node_exporter', port: 9100, metrics_path: '/metrics', labels: { ingress_host: '127.0.0.1', team: 'infra' }, status: 'healthy', address: '127.0.0.1:9100',
     });
     // The group document is created or joined after the node, as the Go registrar does.
     await eventually('group document', async () => (await etcd.client().get('/services/web').string()) ?? undefined, 5000);
@@ -70,7 +70,7 @@ test('register: bad flags exit 2 with a message naming the flag and the expected
     [[...base, '--ttl', '500ms'], /--ttl: must be whole seconds, at least 1s/],
     [[...base, '--ttl', 'soon'], /--ttl: expected a duration such as 500ms, 30s/],
     [[...base, '--host', 'h', '--address', 'h:1'], /--address: give host or address, not both/],
-    [[...base, '--group', 'web/x'], /--group: must be 1 to 63 letters, digits/],
+    [[...base, '--group', 'web/x'], /--group: must be 1 to 63 bytes, without/],
     [[...base, '--check-url', 'ftp://x'], /--check-url: must be an http:\/\/ or https:\/\/ URL/],
     [['register', '--exporter-type', 'node_exporter', '--port', '9100'], /--group: is required, e.g. --group web/],
   ];

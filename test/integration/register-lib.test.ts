@@ -49,7 +49,7 @@ test('a registered node is served by the server with the group labels merged', a
     targets: ['127.0.0.1:9100'],
     labels: {
       __meta_etcd_group: 'web', __meta_etcd_node_id: 'web-1', __meta_etcd_exporter_type: 'node_exporter', __meta_etcd_node_status: 'healthy',
-      __metrics_path__: '/metrics', environment: 'production', exporter_type: 'node_exporter', instance: 'i-1', team: 'node',
+      __metrics_path__: '/metrics', environment: 'production', exporter_type: 'node_exporter', ingress_host: '127.0.0.1', instance: 'i-1', team: 'node',
     },
   });
 });
@@ -94,7 +94,7 @@ test('update changes labels and status in place; close deletes the keys and revo
   assert.deepEqual(after.map((k) => k.key), before.map((k) => k.key), 'same keys, no second key');
   const w1 = after.find((k) => k.key === node.key);
   assert.equal(w1?.lease, client.leaseId);
-  assert.deepEqual(JSON.parse(w1?.value ?? '{}').labels, { rack: 'r1' });
+  assert.deepEqual(JSON.parse(w1?.value ?? '{}').labels, { ingress_host: '127.0.0.1', rack: 'r1' });
   await eventually('maintenance served', async () => {
     const g = (await targets(server)).groups.find((x) => x.targets[0] === '127.0.0.1:9100');
     return g?.labels['__meta_etcd_node_status'] === 'maintenance' && g.labels['rack'] === 'r1' ? true : undefined;

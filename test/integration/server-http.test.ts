@@ -62,8 +62,8 @@ test('bad requests get 4xx JSON with a message; /v1/groups never shows credentia
   await server.mirror.whenReady();
 
   for (const [path, status] of [
-    ['/v1/targets?group=bad.name', 400], ['/v1/targets?groups=web', 400], ['/v1/targets?exporter_type=', 400],
-    ['/v1/targets/bad.name', 400], ['/v1/targets/%E0%A4%A', 400], ['/v1/targets/web/extra', 404], ['/nope', 404],
+    ['/v1/targets?group=bad%3Fname', 400], ['/v1/targets?groups=web', 400], ['/v1/targets?exporter_type=', 400],
+    ['/v1/targets/bad%3Fname', 400], ['/v1/targets/a%20b', 400], ['/v1/targets/%E0%A4%A', 400], ['/v1/targets/web/extra', 404], ['/nope', 404],
     [`/v1/targets?group=${'a'.repeat(300)}`, 400], ['/v1/groups?x=1', 400],
   ] as const) {
     const res = await httpGet(`${server.url}${path}`);

@@ -35,8 +35,11 @@ test('every rule names the field, and the message shows the value', () => {
     [{ port: 1.5 }, 'port'],
     [{ port: '9100' }, 'port'],
     [{ group: '' }, 'group'],
-    [{ group: 'a.b' }, 'group'],
+    [{ group: 'a/b' }, 'group'],
+    [{ group: 'a b' }, 'group'],
+    [{ group: '...' }, 'group'],
     [{ group: 'g'.repeat(64) }, 'group'],
+    [{ group: '\u00e9'.repeat(32) }, 'group'],
     [{ metricsPath: 'metrics' }, 'metricsPath'],
     [{ labels: { __scheme__: 'https' } }, 'labels.__scheme__'],
     [{ labels: { '9lives': 'x' } }, 'labels.9lives'],
@@ -54,6 +57,7 @@ test('every rule names the field, and the message shows the value', () => {
   for (const [spec, field] of cases) assert.equal(fieldOf(spec), field, JSON.stringify(spec));
   assert.throws(() => validateNode({ ...BASE, port: 70000 }), /port: must be an integer from 1 to 65535 \(got 70000\)/);
   assert.equal(fieldOf({ group: 'g'.repeat(63), labels: { _ok: 'x', a1: 'y' } }), undefined);
+  for (const group of ['web.prod', 'a:b', 'x@y', '\u00e9t\u00e9-1']) assert.equal(fieldOf({ group }), undefined, group);
 });
 
 test('address: host + port, IPv6 bracketed; address kept as given', () => {

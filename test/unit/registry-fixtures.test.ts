@@ -10,6 +10,8 @@ const EXPECTED_INVALID: Record<string, InvalidReason> = {
   '/services/hostile/nodes/broken_json': 'invalid_json',
   '/services/hostile/nodes/noport_node_exporter': 'invalid_port',
   '/services/hostile/nodes/noid_x': 'missing_id',
+  // A node id with "/" gives more segments under nodes/: read (as Go's GetNodes does) and here counted.
+  '/services/hostile/nodes/deep/er_key': 'invalid_json',
   '/services/badgroup': 'not_an_object',
 };
 
@@ -34,7 +36,7 @@ test('fixtures: malformed documents are skipped with their reason, the rest is s
   const { state, invalid } = loadState();
   assert.deepEqual(Object.fromEntries(invalid), EXPECTED_INVALID);
   const counts = Object.fromEntries(state.invalidCounts());
-  assert.deepEqual(counts, { invalid_json: 1, invalid_port: 1, missing_id: 1, not_an_object: 1 });
+  assert.deepEqual(counts, { invalid_json: 2, invalid_port: 1, missing_id: 1, not_an_object: 1 });
 });
 
 test('fixtures: every label name is valid, nothing reserved leaks, only targets and labels keys', () => {

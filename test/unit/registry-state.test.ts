@@ -61,9 +61,10 @@ test('an update that makes a valid node invalid removes it and reports why', () 
 
 test('nodes of an invalid group name are skipped and counted; other keys are ignored', () => {
   const s = new RegistryState(P);
-  const r = s.apply({ type: 'put', key: `${P}/bad.name/nodes/a_node_exporter`, value: node('a') });
+  const r = s.apply({ type: 'put', key: `${P}/bad?name/nodes/a_node_exporter`, value: node('a') });
   assert.equal(r.invalid?.reason, 'invalid_group_name');
-  for (const key of [P, `${P}/`, `${P}X/g/nodes/a_b`, `${P}/g/config`, `${P}/g/nodes/deep/x`, `${P}/g/nodes/`]) {
+  assert.equal(s.apply({ type: 'put', key: `${P}/...:/nodes/a_b`, value: node('a') }).invalid?.reason, 'invalid_group_name', 'no [A-Za-z0-9_-]');
+  for (const key of [P, `${P}/`, `${P}X/g/nodes/a_b`, `${P}/g/config`, `${P}/g/nodes/`]) {
     assert.deepEqual(s.apply({ type: 'put', key, value: node('x') }), { changed: false }, key);
   }
   assert.equal(s.snapshot().body, '[]');

@@ -1,0 +1,125 @@
+/**
+ * Builds and runs test/interop/go: our own Go program that writes and reads
+ * the registry as the Go library and promster do (docs/registry-layout.md).
+ * Built once per test process with `go build` into a temporary directory.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { CleanupContext } from '../helpers/etcd.js';
+import { repoRoot } from '../helpers/fixtures.js';
+
+const SOURCE = join(repoRoot(), 'test', 'interop', 'go');
+let built: Promise<string> | undefined;
+
+interface Run {
+  readonly code: number | string;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+function run(cmd: string, args: readonly string[], opts: { cwd?: string; env?: Record<string, string>; stdin?: string } = {}): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { cwd: opts.cwd, env: { ...process.env, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.once('error', reject);
+    child.once('exit', (code, signal) => resolve({ code: code ?? signal ?? -1, stdout, stderr }));
+    child.stdin.end(opts.stdin ?? '');
+  });
+}
+
+/** The built program's path; the build is shared by every test of the process. */
+export function interopBinary(): Promise<string> {
+  built ??= (async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'etcd-http-sd-interop-'));
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+    const out = join(dir, 'interop');
+    const r = await run('go', ['build', '-o', out, '.'], { cwd: SOURCE, env: { GOFLAGS: '-mod=readonly' } });
+    if (r.code !== 0) throw new Error(`go build in ${SOURCE} failed (${String(r.code)}): ${r.stderr}`);
+    return out;
+  })();
+  return built;
+}
+
+/** Runs one command of the program to completion; rejects unless it exits 0. */
+export async function goRun(args: readonly string[], opts: { env?: Record<string, string>; stdin?: string } = {}): Promise<string> {
+  const r = await run(await interopBinary(), args, opts);
+  if (r.code !== 0) throw new Error(`interop ${args.join(' ')} exited ${String(r.code)}: ${r.stderr}`);
+  return r.stdout;
+}
+
+/** Runs a command whose stdout is one JSON document. */
+export async function goJson<T>(args: readonly string[], opts: { env?: Record<string, string>; stdin?: string } = {}): Promise<T> {
+  return JSON.parse(await goRun(args, opts)) as T;
+}
+
+/** A long-running command (`register`, `watch`): JSON lines on stdout, stopped by closing stdin. */
+export interface GoProcess {
+  readonly child: ChildProcess;
+  /** Every JSON line printed so far. */
+  readonly lines: () => Array<Record<string, unknown>>;
+  /** Closes stdin (the Go side's context is cancelled) and resolves with the exit code. */
+  stop(): Promise<number | string>;
+}
+
+/** Starts a long-running command; killed when the test ends if still running. */
+export async function goStart(t: CleanupContext, args: readonly string[], env: Record<string, string> = {}): Promise<GoProcess> {
+  const child = spawn(await interopBinary(), args, { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+  const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
+  t.after(async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL');
+      await exited;
+    }
+  });
+  const lines = (): Array<Record<string, unknown>> =>
+    out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+  void exited.then((code) => {
+    if (code !== 0 && process.env['TEST_LOG'] === '1') process.stderr.write(`interop ${args[0] ?? ''} exited ${String(code)}: ${err}\n`);
+  });
+  return {
+    child,
+    lines,
+    stop: async () => {
+      child.stdin.end();
+      return exited;
+    },
+  };
+}
+
+/** One Go-side node as read back by `read-all`. */
+export interface GoNode {
+  readonly id: string;
+  readonly exporter_type: string;
+  readonly port: number;
+  readonly metrics_path: string;
+  readonly labels: Record<string, string> | null;
+  readonly status: string;
+  readonly last_seen: string;
+}
+
+/** One group as `read-all` prints it. */
+export interface GoGroupRead {
+  readonly name: string;
+  readonly group_error?: string;
+  readonly group?: { name: string; spec: { username: string; password: string; common_labels?: Record<string, string> }; created: string };
+  readonly nodes: GoNode[];
+  readonly skipped_nodes: string[];
+}
+
+/** One promster job as `promster-targets` prints it. */
+export interface GoJob {
+  readonly job_name: string;
+  readonly targets: string[];
+  readonly labels: Record<string, string>;
+  readonly metrics_path: string;
+  readonly basic_auth?: { username: string; password: string };
+}
