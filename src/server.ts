@@ -8,6 +8,7 @@ import { Registry } from 'prom-client';
 import { EmptyGroupCleaner } from './cleanup/index.js';
 import type { ServeConfig } from './config/serve.js';
 import { createEtcdClient } from './etcd/client.js';
+import { EventHub } from './events/hub.js';
 import { startEmbeddedEtcd, type EmbeddedEtcd } from './etcd/embedded.js';
 import { createHttpHandler } from './http/app.js';
 import { listen, type HttpServer } from './http/server.js';
@@ -48,10 +49,12 @@ export async function startServer(config: ServeConfig, logger: Logger, overrides
     const metrics = createServerMetrics(registry);
     const mirror = new Mirror({ ...overrides.mirror, source, prefix: config.etcd.prefix, logger, metrics: metrics.mirror });
     registerStateGauges(registry, mirror);
+    const hub = new EventHub(mirror);
     const { app, handler } = createHttpHandler({
       mirror, registry, httpMetrics: metrics.http, logger, cacheMaxBytes: config.cacheMaxBytes,
       ...(config.auth === undefined ? {} : { access: config.auth }),
       ...(config.scrapeConfigs === undefined ? {} : { scrapeConfigs: config.scrapeConfigs }),
+      operator: { source: mirror, hub },
     });
     const http = await listen(handler, config.listen.host, config.listen.port, config.tls);
     mirror.start();
@@ -70,7 +73,10 @@ export async function startServer(config: ServeConfig, logger: Logger, overrides
       url, mirror, registry,
       ...(embedded ? { embeddedEndpoint: embedded.endpoint } : {}),
       ...(cleaner ? { cleaner } : {}),
-      close: () => shutdown(app.locals, http, mirror, c, embedded, logger, cleaner),
+      close: () => {
+        hub.close(); // ends the event streams, which would otherwise hold the HTTP close to its deadline
+        return shutdown(app.locals, http, mirror, c, embedded, logger, cleaner);
+      },
     };
   } catch (err) {
     client?.close();

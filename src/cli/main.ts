@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { UsageError } from '../config/flags.js';
 import { ConfigError, EtcdHttpSdError, errorMessage } from '../errors.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type CliContext } from './io.js';
+import { explainCommand } from './explain.js';
 import { groupCommand } from './group.js';
 import { registerCommand } from './register.js';
 import { scrapeConfigsCommand } from './scrape-configs.js';
@@ -21,7 +22,16 @@ const COMMANDS: Readonly<Record<string, { run: Command; summary: string }>> = {
   register: { run: registerCommand, summary: 'register an exporter and keep it registered until SIGTERM (sidecar)' },
   group: { run: groupCommand, summary: 'configure, list, show or delete groups' },
   targets: { run: targetsCommand, summary: 'print the targets the server would serve, for debugging' },
+  explain: { run: explainCommand, summary: 'explain why nodes of a group are served as they are, or not at all' },
 };
+
+/** Commands that run until a signal and stop themselves gracefully; the others are cut short by one. */
+const LONG_RUNNING: ReadonlySet<string> = new Set(['serve', 'register']);
+
+/** The exit code of a process stopped by `sig`, as shells report it. */
+function signalExit(sig: NodeJS.Signals): number {
+  return 128 + (sig === 'SIGINT' ? 2 : 15);
+}
 
 function usage(): string {
   const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(16)}${c.summary}`);
@@ -56,14 +66,21 @@ async function main(argv: readonly string[]): Promise<number> {
     process.stderr.write(`etcd-http-sd: unknown command ${JSON.stringify(name)}\n\n${usage()}`);
     return EXIT_USAGE;
   }
-  return command.run({
+  const stop = stopSignal();
+  const run = command.run({
     argv: rest,
     env: process.env,
     readFile: (path) => readFileSync(path),
     stdout: (t) => process.stdout.write(t.endsWith('\n') ? t : `${t}\n`),
     stderr: (t) => process.stderr.write(t.endsWith('\n') ? t : `${t}\n`),
-    stopSignal: stopSignal(),
+    stopSignal: stop,
   });
+  if (LONG_RUNNING.has(name)) return run;
+  // A one-shot command waiting on etcd stops at the first Ctrl-C, not after its call timeouts.
+  return Promise.race([run, stop.then((sig) => {
+    process.stderr.write(`etcd-http-sd: ${name} interrupted (${sig})\n`);
+    process.exit(signalExit(sig));
+  })]);
 }
 
 main(process.argv.slice(2)).then(

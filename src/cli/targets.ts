@@ -6,13 +6,11 @@ import { deepFreeze, row } from '../config/checks.js';
 import { flagsOf, type SettingRow, type Settings } from '../config/file.js';
 import { formatHelp, isHelpRequested, UsageError } from '../config/flags.js';
 import { loadEtcdConnection } from '../config/serve.js';
-import { createEtcdClient } from '../etcd/client.js';
-import { EtcdUnavailableError, errorMessage } from '../errors.js';
 import { renderFiltered, type TargetFilter } from '../http/rendered.js';
-import { EtcdSource } from '../mirror/etcd-source.js';
-import { GROUP_NAME_RULE, RegistryState, isValidGroupName } from '../registry/index.js';
+import { GROUP_NAME_RULE, isValidGroupName } from '../registry/index.js';
 import { EXIT_OK, type CliContext } from './io.js';
-import { clientConnectionFlags, DEFAULT_CLIENT_ENDPOINT } from './register.js';
+import { loadRegistryState } from './load-state.js';
+import { clientConnectionFlags } from './register.js';
 
 const SUMMARY = `Print the targets the server would serve at /v1/targets for the current etcd
 content (the same rendering code), and report skipped documents on stderr.
@@ -47,29 +45,9 @@ export async function targetsCommand(ctx: CliContext): Promise<number> {
   const stray = settings.positionals[0];
   if (stray !== undefined) throw new UsageError(JSON.stringify(stray), 'unexpected argument: use --group NAME');
   const filter = filterFrom(settings);
-  const client = createEtcdClient({ ...etcd, endpoints: etcd.endpoints.length > 0 ? etcd.endpoints : [DEFAULT_CLIENT_ENDPOINT] });
-  let state = new RegistryState(etcd.prefix);
-  const skipped = new Map<string, string>();
-  try {
-    await new EtcdSource(client, etcd.prefix).list(
-      (kvs) => {
-        for (const kv of kvs) {
-          const r = state.apply({ type: 'put', key: kv.key, value: kv.value });
-          if (r.invalid !== undefined) skipped.set(r.invalid.key, `${r.invalid.reason}: ${r.invalid.detail}`);
-        }
-      },
-      () => {
-        state = new RegistryState(etcd.prefix);
-        skipped.clear();
-      },
-    );
-  } catch (err) {
-    throw new EtcdUnavailableError(`list ${etcd.prefix}/ from ${etcd.endpoints.join(',') || DEFAULT_CLIENT_ENDPOINT}: ${errorMessage(err)}`, { cause: err });
-  } finally {
-    client.close();
-  }
+  const { state, skipped } = await loadRegistryState(etcd);
   const body = renderFiltered(state.snapshot(), filter);
   ctx.stdout(settings.get('pretty')?.value === true ? JSON.stringify(JSON.parse(body), null, 2) : body);
-  for (const [key, why] of skipped) ctx.stderr(`skipped ${key}: ${why}`);
+  for (const i of skipped) ctx.stderr(`skipped ${i.key}: ${i.reason}: ${i.detail}`);
   return EXIT_OK;
 }

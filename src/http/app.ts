@@ -5,6 +5,7 @@
 import type { RequestListener } from 'node:http';
 import express, { type Express, type RequestHandler } from 'express';
 import type { Registry } from 'prom-client';
+import { mountOperatorRoutes, type OperatorOptions } from '../console/routes.js';
 import type { Logger } from '../log.js';
 import type { HttpMetrics } from '../metrics/metrics.js';
 import type { MirrorStatus } from '../mirror/mirror.js';
@@ -28,6 +29,8 @@ export interface AppOptions {
   readonly access?: RouteCredentials & { readonly protectMetrics: boolean };
   /** Serves `/v1/scrape-configs` behind `adminToken`; absent: that route does not exist. Secret. */
   readonly scrapeConfigs?: { readonly adminToken: string; readonly defaults: ScrapeConfigDefaults };
+  /** The console, its JSON API and the event stream, behind the SD credentials; absent: not served. */
+  readonly operator?: OperatorOptions;
 }
 
 /** The Express app (for its `locals`) and the request listener to serve: the app behind the fast path. */
@@ -96,6 +99,7 @@ function mountRegistryRoutes(app: Express, opts: AppOptions, cache: ViewCache): 
   app.get('/v1/targets', ...sd, targets);
   app.get('/v1/targets/:group', ...sd, targets);
   app.get('/v1/groups', ...sd, groupsHandler(opts.mirror));
+  if (opts.operator !== undefined) mountOperatorRoutes(app, opts.operator, sd);
   if (opts.scrapeConfigs !== undefined) {
     // Only the admin token: the SD credentials must not unlock every group's password.
     const admin = requireCredentials({ bearerToken: opts.scrapeConfigs.adminToken }, opts.logger);

@@ -50,6 +50,8 @@ export interface MirrorStatus {
   readonly lastEventAgeMs: number | undefined;
   /** Why etcd is unreachable, while it is (e.g. a TLS certificate error); absent once contact is back. */
   readonly lastError?: string;
+  /** The last full listing: why, when (epoch ms) and at which revision; absent before the first. */
+  readonly lastReload?: { readonly reason: ReloadReason; readonly at: number; readonly revision: number };
 }
 
 type WatchOutcome = 'disconnected' | 'error' | 'stalled' | 'closed';
@@ -71,6 +73,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
   private lastContactAt: number | undefined;
   private lastEventAt: number | undefined;
   private lastWatchMessageAt = 0;
+  private lastReload: MirrorStatus['lastReload'];
   private closed = false;
   private loop: Promise<void> | undefined;
   private stopWatch: (() => void) | undefined;
@@ -101,6 +104,11 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     return this.lastApplied;
   }
 
+  /** The state behind `content()`, for read-only questions (explanations); replaced on reload. */
+  registryState(): Pick<RegistryState, 'invalidDocuments' | 'invalidDocument' | 'groupDocument' | 'nodeDocument' | 'prefix'> | undefined {
+    return this.state;
+  }
+
   /** Skipped documents currently stored, by reason. */
   invalidCounts(): Map<InvalidReason, number> {
     return this.state?.invalidCounts() ?? new Map();
@@ -116,6 +124,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
       lastContactAgeMs: this.lastContactAt === undefined ? undefined : now - this.lastContactAt,
       lastEventAgeMs: this.lastEventAt === undefined ? undefined : now - this.lastEventAt,
       ...(this.connected || this.contact.lastError === undefined ? {} : { lastError: this.contact.lastError }),
+      ...(this.lastReload === undefined ? {} : { lastReload: this.lastReload }),
     };
   }
 
@@ -184,6 +193,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     const wasReady = this.state !== undefined;
     this.state = fresh;
     this.lastApplied = revision;
+    this.lastReload = { reason, at: Date.now(), revision };
     this.touchContact();
     this.opts.metrics?.reload(reason);
     this.reportInvalid(invalid);

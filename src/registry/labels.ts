@@ -23,23 +23,66 @@ export function sanitizeLabelName(name: string): string | undefined {
   return out.startsWith('__') ? undefined : out;
 }
 
+/** What sanitising did to one label of a document, for explanations. */
+export interface LabelStep {
+  /** The name as written in the document. */
+  readonly name: string;
+  readonly action: 'kept' | 'renamed' | 'dropped';
+  /** The name served, when kept or renamed. */
+  readonly to?: string;
+  /** The rule that decided, in words. */
+  readonly rule: string;
+}
+
+/** Receives one step per label; a later step for the same name replaces an earlier one. */
+export type LabelStepSink = (step: LabelStep) => void;
+
+// Describes what sanitizeLabelName decided, from its outcome: the rules themselves live there only.
+function nameStep(name: string, clean: string | undefined): LabelStep {
+  if (clean === undefined) {
+    return { name, action: 'dropped', rule: name === '' ? 'empty names are dropped' : 'names starting with "__" are reserved for Prometheus' };
+  }
+  if (clean === name) return { name, action: 'kept', to: clean, rule: 'valid label name' };
+  const rule = clean === `_${name}` ? 'a leading digit gets "_" in front' : 'characters outside [a-zA-Z0-9_] become "_"';
+  return { name, action: 'renamed', to: clean, rule };
+}
+
 /**
  * Sanitises a label map from a document. Non-objects give `{}`; entries with
  * non-string or empty values, or names that `sanitizeLabelName` drops, are
  * dropped. When two names sanitise to one (`a-b`, `a.b`), a name that was
  * already valid wins, else the first in code-point order: the result never
- * depends on JSON key order.
+ * depends on JSON key order. `onStep`, when given, hears why each label was
+ * kept, renamed or dropped (the console's explanations).
  */
-export function sanitizeLabels(raw: unknown): Record<string, string> {
+export function sanitizeLabels(raw: unknown, onStep?: LabelStepSink): Record<string, string> {
   const out: Record<string, string> = {};
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return out;
   const entries = Object.entries(raw as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const origin = onStep === undefined ? undefined : new Map<string, string>();
   for (const [name, value] of entries) {
-    if (typeof value !== 'string' || value === '') continue;
+    if (typeof value !== 'string' || value === '') {
+      onStep?.({ name, action: 'dropped', rule: typeof value === 'string' ? 'empty values are dropped' : 'label values must be strings' });
+      continue;
+    }
     const clean = sanitizeLabelName(name);
-    if (clean === undefined) continue;
+    if (clean === undefined) {
+      onStep?.(nameStep(name, clean));
+      continue;
+    }
     // An exact name overwrites a sanitised twin; a sanitised one never overwrites.
-    if (clean === name || !Object.hasOwn(out, clean)) out[clean] = value;
+    const taken = Object.hasOwn(out, clean);
+    if (clean === name || !taken) {
+      if (origin !== undefined && onStep !== undefined) {
+        const loser = origin.get(clean);
+        if (taken && loser !== undefined) onStep({ name: loser, action: 'dropped', rule: `collision: ${JSON.stringify(name)} is already the valid name ${JSON.stringify(clean)}` });
+        origin.set(clean, name);
+        onStep(nameStep(name, clean));
+      }
+      out[clean] = value;
+    } else {
+      onStep?.({ name, action: 'dropped', rule: `collision: ${JSON.stringify(origin?.get(clean) ?? clean)} also becomes ${JSON.stringify(clean)} and wins` });
+    }
   }
   return out;
 }

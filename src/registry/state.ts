@@ -16,12 +16,19 @@ export type Change =
   | { readonly type: 'put'; readonly key: string; readonly value: string }
   | { readonly type: 'delete'; readonly key: string };
 
+/** A stored document that is skipped, and why. */
+export interface InvalidDocument {
+  readonly key: string;
+  readonly reason: InvalidReason;
+  readonly detail: string;
+}
+
 /** What applying a change did. */
 export interface ApplyResult {
   /** Whether anything a client can see changed. */
   readonly changed: boolean;
   /** Set when the change stored a document we must skip. */
-  readonly invalid?: { readonly key: string; readonly reason: InvalidReason; readonly detail: string };
+  readonly invalid?: InvalidDocument;
 }
 
 interface GroupEntry {
@@ -47,7 +54,7 @@ const CHANGED: ApplyResult = { changed: true };
 export class RegistryState {
   readonly prefix: string;
   private readonly groups = new Map<string, GroupEntry>();
-  private readonly invalidKeys = new Map<string, InvalidReason>();
+  private readonly invalidKeys = new Map<string, InvalidDocument>();
   /** Seed from the state this one replaces; an entry goes once its group's document is put or deleted here. */
   private readonly lastGood: Map<string, GroupDocument>;
   private sortedNames: string[] | undefined;
@@ -78,8 +85,9 @@ export class RegistryState {
     if (kind.kind === 'ignored') return UNCHANGED;
     if (kind.kind === 'invalid') {
       if (change.type === 'delete') return this.forgetInvalid(change.key);
-      this.invalidKeys.set(change.key, kind.reason);
-      return { changed: false, invalid: { key: change.key, reason: kind.reason, detail: `group name ${GROUP_NAME_RULE}` } };
+      const invalid = { key: change.key, reason: kind.reason, detail: `group name ${GROUP_NAME_RULE}` };
+      this.invalidKeys.set(change.key, invalid);
+      return { changed: false, invalid };
     }
     const result = kind.kind === 'group'
       ? this.applyGroup(kind.group, change)
@@ -106,8 +114,29 @@ export class RegistryState {
   /** Keys currently skipped, by reason. */
   invalidCounts(): Map<InvalidReason, number> {
     const counts = new Map<InvalidReason, number>();
-    for (const reason of this.invalidKeys.values()) counts.set(reason, (counts.get(reason) ?? 0) + 1);
+    for (const { reason } of this.invalidKeys.values()) counts.set(reason, (counts.get(reason) ?? 0) + 1);
     return counts;
+  }
+
+  /** Documents currently skipped, with why; in key order. */
+  invalidDocuments(): InvalidDocument[] {
+    return [...this.invalidKeys.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  }
+
+  /** Why the document at `key` is skipped, if it is. */
+  invalidDocument(key: string): InvalidDocument | undefined {
+    return this.invalidKeys.get(key);
+  }
+
+  /** A group's document (undefined: none, or invalid) and its sanitised common labels. */
+  groupDocument(group: string): { readonly doc: GroupDocument | undefined; readonly common: CommonLabels } | undefined {
+    const e = this.groups.get(group);
+    return e === undefined ? undefined : { doc: e.doc, common: e.common };
+  }
+
+  /** The parsed document of a served node (`node` is the key's last segment). */
+  nodeDocument(group: string, node: string): NodeDocument | undefined {
+    return this.groups.get(group)?.nodes.get(node)?.doc;
   }
 
   private touch(): void {
@@ -170,18 +199,22 @@ export class RegistryState {
 
   /** A group document that does not decode: stale over partial, and reported either way. */
   private brokenGroup(group: string, e: GroupEntry, key: string, bad: { reason: InvalidReason; detail: string }): ApplyResult {
-    this.invalidKeys.set(key, bad.reason);
     const wasWithheld = e.broken && e.doc === undefined;
     e.broken = true;
     const stale = e.doc ?? this.lastGood.get(group);
     if (stale !== undefined) {
       const changed = e.doc === undefined;
       if (changed) this.setGroupDoc(group, e, stale);
-      return { changed, invalid: { key, reason: bad.reason, detail: `${bad.detail}; its last valid version stays in force` } };
+      return { changed, invalid: this.recordInvalid({ key, reason: bad.reason, detail: `${bad.detail}; its last valid version stays in force` }) };
     }
     e.view = undefined;
     const detail = `${bad.detail}; never seen valid, so the group's nodes are withheld`;
-    return { changed: !wasWithheld, invalid: { key, reason: bad.reason, detail } };
+    return { changed: !wasWithheld, invalid: this.recordInvalid({ key, reason: bad.reason, detail }) };
+  }
+
+  private recordInvalid(invalid: InvalidDocument): InvalidDocument {
+    this.invalidKeys.set(invalid.key, invalid);
+    return invalid;
   }
 
   private setGroupDoc(group: string, e: GroupEntry, doc: GroupDocument | undefined): void {
@@ -212,8 +245,9 @@ export class RegistryState {
         : resolveAddress(parsedDoc.value);
     if (!parsedDoc.ok || !rendered.ok) {
       const bad = !parsedDoc.ok ? parsedDoc : rendered.ok ? undefined : rendered;
-      this.invalidKeys.set(key, bad!.reason);
-      return { changed: this.removeNode(group, node), invalid: { key, reason: bad!.reason, detail: bad!.detail } };
+      const invalid = { key, reason: bad!.reason, detail: bad!.detail };
+      this.invalidKeys.set(key, invalid);
+      return { changed: this.removeNode(group, node), invalid };
     }
     this.invalidKeys.delete(key);
     const target = this.entry(group);

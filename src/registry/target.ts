@@ -3,7 +3,7 @@
  * documents to a scrape target").
  */
 import type { NodeDocument, Parsed } from './documents.js';
-import { sanitizeLabels } from './labels.js';
+import { sanitizeLabels, type LabelStepSink } from './labels.js';
 
 /** A target group exactly as http_sd wants it: `targets` and `labels`, nothing else. */
 export interface TargetGroup {
@@ -29,17 +29,45 @@ function labelString(labels: Readonly<Record<string, unknown>>, name: string): s
   return typeof v === 'string' && v !== '' ? v : undefined;
 }
 
+/** Which address rule applied, first that applies (registry-layout: address). */
+export type AddressRule = 'address_field' | 'address_label' | 'ingress_host_label' | 'id_and_port';
+
+/** The address of a node and the rule that chose it. */
+export interface TracedAddress {
+  readonly rule: AddressRule;
+  readonly result: Parsed<string>;
+}
+
 /**
  * The address to scrape, first that applies: the `address` field (ext),
  * label `address`, label `ingress_host` + port, `id` + port.
  */
-export function resolveAddress(node: NodeDocument): Parsed<string> {
-  if (node.address !== undefined) return checkAddress(node.address);
+export function traceAddress(node: NodeDocument): TracedAddress {
+  if (node.address !== undefined) return { rule: 'address_field', result: checkAddress(node.address) };
   const labelAddress = labelString(node.labels, 'address');
-  if (labelAddress !== undefined) return checkAddress(labelAddress);
+  if (labelAddress !== undefined) return { rule: 'address_label', result: checkAddress(labelAddress) };
   const ingress = labelString(node.labels, 'ingress_host');
-  if (ingress !== undefined) return checkAddress(`${ingress}:${node.port}`);
-  return checkAddress(`${node.id}:${node.port}`);
+  if (ingress !== undefined) return { rule: 'ingress_host_label', result: checkAddress(`${ingress}:${node.port}`) };
+  return { rule: 'id_and_port', result: checkAddress(`${node.id}:${node.port}`) };
+}
+
+/** The address to scrape (see `traceAddress`). */
+export function resolveAddress(node: NodeDocument): Parsed<string> {
+  return traceAddress(node).result;
+}
+
+/** How a label of the target came to be, beyond sanitising (see `LabelStep`). */
+export interface MergeStep {
+  readonly name: string;
+  readonly value: string;
+  readonly action: 'set' | 'overridden';
+  readonly rule: string;
+}
+
+/** Hears merge decisions and the node labels' sanitising, for explanations. */
+export interface TargetTrace {
+  readonly nodeLabel: LabelStepSink;
+  readonly merge: (step: MergeStep) => void;
 }
 
 /** Labels a node gets from its group. Already sanitised. */
@@ -51,11 +79,17 @@ export type CommonLabels = Readonly<Record<string, string>>;
  * `__meta_etcd_*` labels. Built in a Map: spreading label objects was most
  * of the cost of loading a large registry (test/bench, issue #5).
  */
-function sortedLabels(group: string, common: CommonLabels, node: NodeDocument): Array<[string, string]> {
+function sortedLabels(group: string, common: CommonLabels, node: NodeDocument, trace?: TargetTrace): Array<[string, string]> {
   const merged = new Map<string, string>();
   for (const name of Object.keys(common)) merged.set(name, common[name]!);
-  const own = sanitizeLabels(node.labels);
-  for (const name of Object.keys(own)) merged.set(name, own[name]!);
+  const own = sanitizeLabels(node.labels, trace?.nodeLabel);
+  for (const name of Object.keys(own)) {
+    if (trace !== undefined && merged.has(name)) trace.merge({ name, value: merged.get(name)!, action: 'overridden', rule: 'the node\'s label of the same name wins' });
+    merged.set(name, own[name]!);
+  }
+  if (trace !== undefined && merged.has('exporter_type') && merged.get('exporter_type') !== node.exporterType) {
+    trace.merge({ name: 'exporter_type', value: merged.get('exporter_type')!, action: 'overridden', rule: 'exporter_type is always the document\'s exporter_type' });
+  }
   merged.set('exporter_type', node.exporterType);
   if (node.metricsPath !== '') {
     merged.set('__metrics_path__', node.metricsPath.startsWith('/') ? node.metricsPath : `/${node.metricsPath}`);
@@ -71,11 +105,11 @@ function sortedLabels(group: string, common: CommonLabels, node: NodeDocument): 
  * Builds the target group of one node (see `sortedLabels`). Keys come out
  * sorted so the same content is the same bytes in every replica.
  */
-export function buildTargetGroup(group: string, common: CommonLabels, node: NodeDocument): Parsed<TargetGroup> {
+export function buildTargetGroup(group: string, common: CommonLabels, node: NodeDocument, trace?: TargetTrace): Parsed<TargetGroup> {
   const address = resolveAddress(node);
   if (!address.ok) return address;
   const labels: Record<string, string> = {};
-  for (const [name, value] of sortedLabels(group, common, node)) labels[name] = value;
+  for (const [name, value] of sortedLabels(group, common, node, trace)) labels[name] = value;
   return { ok: true, value: { targets: [address.value], labels } };
 }
 

@@ -1,0 +1,40 @@
+/** Reads a registry prefix from etcd into a `RegistryState`, as the server's first load does. */
+import type { EtcdConnectionConfig } from '../config/etcd.js';
+import { createEtcdClient } from '../etcd/client.js';
+import { EtcdUnavailableError, errorMessage } from '../errors.js';
+import { EtcdSource } from '../mirror/etcd-source.js';
+import { RegistryState, type InvalidDocument } from '../registry/index.js';
+import { DEFAULT_CLIENT_ENDPOINT } from './register.js';
+
+/** The state, the revision it reflects, and the documents skipped while loading. */
+export interface LoadedState {
+  readonly state: RegistryState;
+  readonly revision: number;
+  readonly skipped: readonly InvalidDocument[];
+}
+
+/** Lists the whole prefix at one revision; a failure names the endpoints. */
+export async function loadRegistryState(etcd: EtcdConnectionConfig): Promise<LoadedState> {
+  const client = createEtcdClient({ ...etcd, endpoints: etcd.endpoints.length > 0 ? etcd.endpoints : [DEFAULT_CLIENT_ENDPOINT] });
+  let state = new RegistryState(etcd.prefix);
+  let skipped: InvalidDocument[] = [];
+  try {
+    const revision = await new EtcdSource(client, etcd.prefix).list(
+      (kvs) => {
+        for (const kv of kvs) {
+          const r = state.apply({ type: 'put', key: kv.key, value: kv.value });
+          if (r.invalid !== undefined) skipped.push(r.invalid);
+        }
+      },
+      () => {
+        state = new RegistryState(etcd.prefix);
+        skipped = [];
+      },
+    );
+    return { state, revision, skipped };
+  } catch (err) {
+    throw new EtcdUnavailableError(`list ${etcd.prefix}/ from ${etcd.endpoints.join(',') || DEFAULT_CLIENT_ENDPOINT}: ${errorMessage(err)}`, { cause: err });
+  } finally {
+    client.close();
+  }
+}
