@@ -41,7 +41,7 @@ export function checkGroupName(name: string, where: string): string {
 const SHARD_PARAMS = ['shard', 'shards', 'shard_by'];
 
 /** `?shard=&shards=[&shard_by=]`, or undefined when absent; 400 when wrong. */
-function parseShard(req: Request): ShardSpec | undefined {
+export function parseShard(req: Request): ShardSpec | undefined {
   try {
     return parseShardParams({ shard: values(req, 'shard'), shards: values(req, 'shards'), shardBy: values(req, 'shard_by') });
   } catch (err) {
