@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { gzip as gzipCb, constants as zlibConstants } from 'node:zlib';
 import { LRUCache } from 'lru-cache';
 import { contentHash, renderArray, type Content, type GroupView } from '../registry/index.js';
-import { shardKey, shardParts, type ShardSpec } from '../shard/index.js';
+import { ShardMemo, shardKey, shardParts, type ShardSpec } from '../shard/index.js';
 
 const gzipAsync = promisify(gzipCb);
 
@@ -44,6 +44,8 @@ const ENTRY_OVERHEAD_BYTES = 512;
 export class ViewCache {
   private full: { version: number; view: RenderedView } | undefined;
   private readonly filtered: LRUCache<string, RenderedView>;
+  private readonly shards = new ShardMemo();
+  private shardsPrunedAt: number | undefined;
 
   constructor(maxBytes: number) {
     this.filtered = new LRUCache<string, RenderedView>({
@@ -62,10 +64,19 @@ export class ViewCache {
     const key = `${content.version}\0${filter.groups.join(',')}\0${filter.exporterTypes.join(',')}${shard}`;
     let view = this.filtered.get(key);
     if (view === undefined) {
-      view = filter.shard === undefined ? filteredView(content, filter) : shardView(content, filter, filter.shard);
+      view = filter.shard === undefined ? filteredView(content, filter) : this.shardView(content, filter, filter.shard);
       this.filtered.set(key, view);
     }
     return view;
+  }
+
+  private shardView(content: Content, filter: TargetFilter, spec: ShardSpec): RenderedView {
+    if (this.shardsPrunedAt !== content.version) {
+      this.shards.retain(new Set(content.groups.map((g) => g.name)));
+      this.shardsPrunedAt = content.version;
+    }
+    const { parts, etag } = shardParts(this.shards, selectedGroups(content, filter), filter.exporterTypes, spec);
+    return new RenderedView(joinToBuffer(parts), etag);
   }
 
   private fullView(content: Content): RenderedView {
@@ -96,11 +107,6 @@ export function joinToBuffer(fragments: readonly string[]): Buffer {
 function filteredView(content: Content, filter: TargetFilter): RenderedView {
   const body = renderFiltered(content, filter);
   return new RenderedView(body, `"${contentHash('filtered', body)}"`);
-}
-
-function shardView(content: Content, filter: TargetFilter, spec: ShardSpec): RenderedView {
-  const { parts, etag } = shardParts(selectedGroups(content, filter), filter.exporterTypes, spec);
-  return new RenderedView(joinToBuffer(parts), etag);
 }
 
 function selectedGroups(content: Content, filter: TargetFilter): readonly GroupView[] {

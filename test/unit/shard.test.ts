@@ -191,3 +191,23 @@ test('source values: __address__ read from the rendered bytes equals the parsed 
   }
   assert.deepEqual(groupShards(g, ['__address__'], 1), g.nodes.map(() => 0));
 });
+
+test('hashes kept from one rendering to the next follow a node whose address changed under the same key', () => {
+  const s = registry(60);
+  const cache = new ViewCache(1 << 24);
+  const view = (index: number) => JSON.parse(cache.view(s.snapshot(), { groups: ['g0'], exporterTypes: [], shard: { index, count: 4, by: ['__address__'] } }).body.toString()) as Tg[];
+  const before = [0, 1, 2, 3].flatMap(view);
+  for (let i = 0; i < 60; i += 3) {
+    const doc = { id: `n${i}`, exporter_type: i % 4 === 0 ? 'nginx_exporter' : 'node_exporter', port: 9100, address: `127.9.${i}.1:9100` };
+    s.apply({ type: 'put', key: `${P}/g0/nodes/n${i}_${doc.exporter_type}`, value: JSON.stringify(doc) });
+  }
+  const after: Tg[] = [];
+  for (let index = 0; index < 4; index++) {
+    for (const tg of view(index)) {
+      assert.equal(hashmod(tg.targets[0]!, 4), index, tg.targets[0]);
+      after.push(tg);
+    }
+  }
+  assert.equal(after.length, before.length);
+  assert.ok(after.every((tg) => tg.targets[0]!.startsWith('127.9.')), 'every g0 node moved to its new address');
+});
