@@ -42,6 +42,8 @@ interface GroupMemo {
   readonly byLabels: Map<string, NodeHashes>;
 }
 
+const MAX_SHARD_BY_KEPT = 4;
+
 /**
  * Node hashes per group name, kept from one rendering of a group to the
  * next: a node whose source value did not change keeps its hash, so a change
@@ -63,6 +65,8 @@ export class ShardMemo {
     let h = m.byLabels.get(key);
     if (h === undefined) {
       h = hashNodes(group, by, previous?.byLabels.get(key));
+      // `shard_by` is client-chosen: keep the few most recent, so distinct values cannot grow memory.
+      if (m.byLabels.size >= MAX_SHARD_BY_KEPT) m.byLabels.delete(m.byLabels.keys().next().value!);
       m.byLabels.set(key, h);
     }
     return h;

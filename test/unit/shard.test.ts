@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { RegistryState } from '../../src/registry/index.js';
 import { ViewCache } from '../../src/http/rendered.js';
-import { groupShards, hashmod, parseShardParams, ShardParamError, sourceValue } from '../../src/shard/index.js';
+import { groupShards, hashmod, parseShardParams, ShardMemo, ShardParamError, sourceValue } from '../../src/shard/index.js';
 
 test("Prometheus's own hashmod vectors (model/relabel tests)", () => {
   assert.equal(hashmod('baz', 1000), 976);
@@ -210,4 +210,16 @@ test('hashes kept from one rendering to the next follow a node whose address cha
   }
   assert.equal(after.length, before.length);
   assert.ok(after.every((tg) => tg.targets[0]!.startsWith('127.9.')), 'every g0 node moved to its new address');
+});
+
+test('distinct shard_by values keep answering correctly while the memo stays bounded', () => {
+  const content = registry(30).snapshot();
+  const memo = new ShardMemo();
+  const g = content.group('g1')!;
+  for (let k = 0; k < 20; k++) {
+    const by = k % 2 === 0 ? ['region'] : ['__meta_etcd_node_id', 'region', `x${k}`];
+    const shards = groupShards(g, by, 3, memo);
+    g.nodes.forEach((n, i) => assert.equal(shards[i], hashmod(sourceValue(n, by), 3)));
+  }
+  assert.ok((memo as unknown as { groups: Map<string, { byLabels: Map<string, unknown> }> }).groups.get('g1')!.byLabels.size <= 4);
 });
