@@ -5,7 +5,7 @@
  * Also what 100,000 nodes at a 30 s TTL (a re-put every 15 s) would cost at
  * the measured rate.
  *
- *   npm run bench:heartbeat -- [--nodes 10000] [--period 15s] [--seconds 20]
+ *   npm run bench:heartbeat -- [--nodes 10000] [--period 15s] [--seconds 20] [--profile DIR]
  */
 import { benchScript, spawnNode, startOurServer, startWriter } from './children.js';
 import { Cleanup, cleanupOnSignals } from './cleanup.js';
@@ -29,7 +29,8 @@ async function run(argv: readonly string[]): Promise<void> {
   try {
     const etcd = await startBenchEtcd(cleanup);
     await populate(etcd.client, layoutOf(nodes, 100));
-    const server = await startOurServer(cleanup, etcd.endpoint, { readyTimeoutMs: 120_000 });
+    const profileDir = arg(argv, 'profile', '');
+    const server = await startOurServer(cleanup, etcd.endpoint, { readyTimeoutMs: 120_000, ...(profileDir === '' ? {} : { profileDir }) });
     const bare = spawnNode(cleanup, 'bare-watcher', benchScript('bare-watcher.js'), [etcd.endpoint, '/services']);
     await bare.waitForLine((l) => l.startsWith('{"started"'), 30_000);
     const writer = await startWriter(cleanup, { endpoint: etcd.endpoint, mode: 'heartbeat', nodes, groupSize: 100, heartbeatNodes: nodes, periodMs, durationMs });
