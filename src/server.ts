@@ -47,7 +47,7 @@ export async function startServer(config: ServeConfig, logger: Logger, overrides
     const registry = overrides.registry ?? new Registry();
     const source = new EtcdSource(client, config.etcd.prefix);
     const metrics = createServerMetrics(registry);
-    const mirror = new Mirror({ ...overrides.mirror, source, prefix: config.etcd.prefix, logger, metrics: metrics.mirror });
+    const mirror = new Mirror({ ...overrides.mirror, source, prefix: config.etcd.prefix, logger, metrics: metrics.mirror, limits: config.documentLimits });
     registerStateGauges(registry, mirror);
     const hub = new EventHub(mirror);
     const { app, handler } = createHttpHandler({

@@ -7,7 +7,7 @@
 import { EventEmitter } from 'node:events';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { Content, InvalidReason } from '../registry/index.js';
+import type { Content, DocumentLimits, InvalidReason } from '../registry/index.js';
 import { printableKey, RegistryState } from '../registry/index.js';
 import { Backoff, Sleeper } from './backoff.js';
 import { ContactReporter } from './contact.js';
@@ -35,6 +35,8 @@ export interface MirrorOptions {
   readonly prefix: string;
   readonly logger: Logger;
   readonly metrics?: MirrorMetrics;
+  /** Bounds on stored documents; default `DEFAULT_DOCUMENT_LIMITS`. */
+  readonly limits?: DocumentLimits;
   /** How often etcd is probed while watching. Default 5000. */
   readonly probeIntervalMs?: number;
   /** A watch with no message this long while etcd's revision moved on is re-created. Default 30000. */
@@ -197,7 +199,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     const nextVersion = (this.state?.currentVersion ?? 0) + 1;
     // Group documents that stop decoding keep their last good version across the reload.
     const lastGood = this.state?.lastGoodGroups();
-    let fresh = new RegistryState(this.opts.prefix, nextVersion, lastGood);
+    let fresh = new RegistryState(this.opts.prefix, nextVersion, lastGood, this.opts.limits);
     let invalid: Array<{ key: string; reason: InvalidReason }> = [];
     const revision = await this.opts.source.list(
       (kvs: readonly KeyValue[]) => {
@@ -207,7 +209,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
         }
       },
       () => {
-        fresh = new RegistryState(this.opts.prefix, nextVersion, lastGood);
+        fresh = new RegistryState(this.opts.prefix, nextVersion, lastGood, this.opts.limits);
         invalid = [];
       },
     );

@@ -7,3 +7,4 @@ export * from './group-view.js';
 export * from './content.js';
 export * from './state.js';
 export * from './raw-key.js';
+export * from './limits.js';

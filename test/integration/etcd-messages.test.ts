@@ -96,3 +96,17 @@ test('keys that are not UTF-8 never collide: skipped and counted, replicas agree
   assert.equal(a.text, (await renderFromEtcd(c)).body);
   assert.match((await httpGet(`${server.url}/metrics`)).text, /etcd_http_sd_invalid_documents\{reason="invalid_key_encoding"\} 1\n/);
 });
+
+test('a group document with a 1.4 MB common label and 400 nodes: skipped and counted, the server stays up', { timeout: 60_000 }, async (t) => {
+  const etcd = await useTestEtcd(t);
+  const c = etcd.client();
+  await c.put('/services/small/nodes/s_node_exporter').value(nodeDoc('s'));
+  await putAll(c, Array.from({ length: 400 }, (_, i) => [`/services/huge/nodes/h${i}_node_exporter`, nodeDoc(`h${i}`)] as const));
+  await c.put('/services/huge').value(JSON.stringify({ name: 'huge', spec: { username: '', password: '', common_labels: { blob: 'b'.repeat(1_400_000) } } }));
+  const server = await useTestServer(t, etcd.endpoint);
+  await server.mirror.whenReady();
+  const converged = await waitForConvergence(server, c);
+  assert.ok(converged.body.length < 200_000, `body ${converged.body.length} bytes`);
+  assert.equal((await httpGet(`${server.url}/v1/targets/small`)).status, 200);
+  assert.match((await httpGet(`${server.url}/metrics`)).text, /etcd_http_sd_invalid_documents\{reason="label_too_long"\} 1\n/);
+});
