@@ -191,9 +191,9 @@ export class EmbeddedEtcd extends EventEmitter {
     ];
     this.stderrTail.length = 0;
     const proc = spawn(binary, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-    proc.stderr?.setEncoding('utf8');
+    proc.stderr.setEncoding('utf8');
     let partial = '';
-    proc.stderr?.on('data', (chunk: string) => {
+    proc.stderr.on('data', (chunk: string) => {
       const lines = (partial + chunk).split('\n');
       partial = lines.pop() ?? '';
       for (const line of lines) this.recordStderr(line, proc.pid);
@@ -261,6 +261,7 @@ export class EmbeddedEtcd extends EventEmitter {
       this.log.info('embedded etcd restarted', { pid, attempt: this.attempt, endpoint: this.endpoint });
       this.emit('restarted', { pid, attempt: this.attempt } satisfies EmbeddedEtcdRestart);
     } catch (err) {
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- close() may run during the await
       if (this.stopping) return;
       this.log.error('embedded etcd restart failed', { attempt: this.attempt, error: errorMessage(err) });
       this.emit('restartFailed', err instanceof Error ? err : new Error(String(err)));

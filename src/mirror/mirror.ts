@@ -111,7 +111,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
 
   /** Skipped documents currently stored, by reason. */
   invalidCounts(): Map<InvalidReason, number> {
-    return this.state?.invalidCounts() ?? new Map();
+    return this.state?.invalidCounts() ?? new Map<InvalidReason, number>();
   }
 
   /** Snapshot of health for probes and metrics. */
@@ -159,6 +159,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
         }
       } catch (err) {
         // A failed reload keeps its reason and is tried again; a failed watch resumes.
+        // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- close() may run during the await
         if (this.closed) break;
         this.markContactLost(err);
         await this.sleeper.sleep(this.backoff.next());
@@ -177,7 +178,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     // Group documents that stop decoding keep their last good version across the reload.
     const lastGood = this.state?.lastGoodGroups();
     let fresh = new RegistryState(this.opts.prefix, nextVersion, lastGood);
-    let invalid: Array<{ key: string; reason: InvalidReason }> = [];
+    let invalid: { key: string; reason: InvalidReason }[] = [];
     const revision = await this.opts.source.list(
       (kvs: readonly KeyValue[]) => {
         for (const kv of kvs) {
@@ -206,7 +207,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     this.emit('change');
   }
 
-  private reportInvalid(invalid: ReadonlyArray<{ key: string; reason: InvalidReason }>): void {
+  private reportInvalid(invalid: readonly { key: string; reason: InvalidReason }[]): void {
     const LOG_LIMIT = 20;
     invalid.forEach((i, n) => {
       this.opts.metrics?.invalidDocument(i.reason);
@@ -297,6 +298,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
   private async waitForEtcd(): Promise<void> {
     while (!this.closed) {
       await this.sleeper.sleep(this.backoff.next());
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- close() may run during the sleep
       if (this.closed) return;
       try {
         await this.opts.source.probe();

@@ -1,6 +1,6 @@
 /**
  * Group documents in etcd: create-or-join, configure with compare-and-swap,
- * read, list, delete (shared/spec/registry-layout.md, "Group document").
+ * read, list, delete (docs/registry-layout.md).
  * Functions over an etcd3 client they do not own.
  */
 import type { Etcd3, IKeyValue, IRequestOp } from 'etcd3';
@@ -143,8 +143,9 @@ function checkPatch(patch: GroupPatch): void {
 }
 
 function applyPatch(current: GroupSpec, patch: GroupPatch): GroupSpec {
-  const labels: Record<string, string> = { ...(patch.replaceLabels ?? current.commonLabels) };
-  for (const name of patch.removeLabels ?? []) delete labels[name];
+  const removed = new Set(patch.removeLabels);
+  const base = Object.entries(patch.replaceLabels ?? current.commonLabels);
+  const labels: Record<string, string> = Object.fromEntries(base.filter(([name]) => !removed.has(name)));
   Object.assign(labels, patch.setLabels ?? {});
   return {
     username: patch.username ?? current.username,

@@ -88,7 +88,7 @@ test('TTL 0 (revoked or expired) means lost at once; a new lease is granted and 
   assert.equal(lost[0]?.leaseId, '1');
   assert.deepEqual(restoredWith, ['2']);
   assert.equal(restored[0]?.previousLeaseId, '1');
-  assert.equal(restored[0]?.nodes, 2);
+  assert.equal(restored[0].nodes, 2);
   assert.equal(k.leaseId, '2');
   assert.ok(fake.revoked.includes('1'), 'the old lease is revoked');
   await k.close(false);
