@@ -13,6 +13,7 @@ export type ErrorCode =
   | 'CONFLICT'
   | 'NOT_FOUND'
   | 'TIMEOUT'
+  | 'LEASE_EXPIRED'
   | 'CLOSED';
 
 /** Base class of every error this package throws on purpose. */

@@ -5,7 +5,7 @@
  * whole new state and swaps it in, so partial data is never served.
  */
 import { EventEmitter } from 'node:events';
-import { errorMessage } from '../errors.js';
+import { EtcdHttpSdError, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Content, InvalidReason } from '../registry/index.js';
 import { RegistryState } from '../registry/index.js';
@@ -75,6 +75,8 @@ export class Mirror extends EventEmitter<MirrorEvents> {
   private lastWatchMessageAt = 0;
   private lastReload: MirrorStatus['lastReload'];
   private closed = false;
+  /** Rejecters of whenReady() calls still waiting: close() settles them. */
+  private readonly readyWaiters = new Set<() => void>();
   private loop: Promise<void> | undefined;
   private stopWatch: (() => void) | undefined;
   private readonly sleeper = new Sleeper();
@@ -130,12 +132,28 @@ export class Mirror extends EventEmitter<MirrorEvents> {
 
   /** Resolves once the first load is in memory. */
   whenReady(): Promise<void> {
-    return this.state !== undefined ? Promise.resolve() : new Promise((resolve) => this.once('ready', resolve));
+    if (this.state !== undefined) return Promise.resolve();
+    // Closed before the first load: it never comes, so say so instead of waiting forever.
+    if (this.closed) return Promise.reject(closedBeforeReady());
+    return new Promise((resolve, reject) => {
+      const onClosed = (): void => {
+        this.off('ready', onReady);
+        reject(closedBeforeReady());
+      };
+      const onReady = (): void => {
+        this.readyWaiters.delete(onClosed);
+        resolve();
+      };
+      this.once('ready', onReady);
+      this.readyWaiters.add(onClosed);
+    });
   }
 
   /** Stops the watch and the loop; resolves when both are done. */
   async close(): Promise<void> {
     this.closed = true;
+    for (const reject of this.readyWaiters) reject();
+    this.readyWaiters.clear();
     this.stopWatch?.();
     this.sleeper.wakeAll();
     await this.loop;
@@ -329,3 +347,6 @@ export class Mirror extends EventEmitter<MirrorEvents> {
   }
 }
 
+function closedBeforeReady(): EtcdHttpSdError {
+  return new EtcdHttpSdError('CLOSED', 'the mirror was closed before its first load');
+}

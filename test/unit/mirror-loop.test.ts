@@ -118,3 +118,11 @@ test('close() ends the loop and cancels the watch', async (t) => {
   await m.close();
   assert.ok(src.last.cancelled);
 });
+
+test('whenReady() rejects with CLOSED when the mirror closes before its first load, waiting or not', async () => {
+  const m = new Mirror({ source: new FakeSource(), prefix: '/s', logger: nullLogger, metrics: recorder(), backoffInitialMs: 1, backoffMaxMs: 5, probeIntervalMs: 10_000 });
+  const waiting = m.whenReady();
+  await m.close();
+  await assert.rejects(waiting, { code: 'CLOSED' });
+  await assert.rejects(m.whenReady(), { code: 'CLOSED' });
+});

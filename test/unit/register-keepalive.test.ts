@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import type { Etcd3 } from 'etcd3';
 import { LeaseKeeper } from '../../src/register/keepalive.js';
+import { LeaseExpiredError } from '../../src/register/errors.js';
 import type { LostEvent, RestoredEvent } from '../../src/register/events.js';
 
 /** A fake of `client.leaseClient`: `mode` says whether etcd answers; leases in `gone` answer TTL 0. */
@@ -86,6 +87,8 @@ test('TTL 0 (revoked or expired) means lost at once; a new lease is granted and 
   await sleep(150);
   assert.equal(lost.length, 1);
   assert.equal(lost[0]?.leaseId, '1');
+  assert.ok(lost[0].reason instanceof LeaseExpiredError);
+  assert.equal(lost[0].reason.code, 'LEASE_EXPIRED', 'etcd answered: the lease is gone, etcd is not unavailable');
   assert.deepEqual(restoredWith, ['2']);
   assert.equal(restored[0]?.previousLeaseId, '1');
   assert.equal(restored[0].nodes, 2);
