@@ -80,7 +80,7 @@ export async function startServer(config: ServeConfig, logger: Logger, overrides
     };
   } catch (err) {
     client?.close();
-    await embedded?.stop();
+    await embedded?.close();
     throw err;
   }
 }
@@ -107,7 +107,7 @@ async function shutdown(
   await cleaner?.close();
   await mirror.close();
   client.close();
-  await embedded?.stop();
+  await embedded?.close();
   logger.info('stopped');
 }
 
