@@ -12,14 +12,14 @@
 # ETCD_HTTP_SD_ETCD_ENDPOINTS (or etcd.endpoints in the file) must be set.
 # The same image runs the register sidecar: `docker run etcd-http-sd register --help`.
 
-ARG NODE_IMAGE=node:20-bookworm-slim
+ARG NODE_IMAGE=node:24-bookworm-slim
 
 # --- build: compile TypeScript, then keep only the runtime dependencies ---
 FROM ${NODE_IMAGE} AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
-COPY tsconfig.json ./
+COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npm run build \
  && npm prune --omit=dev --no-audit --no-fund

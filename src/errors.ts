@@ -13,6 +13,7 @@ export type ErrorCode =
   | 'CONFLICT'
   | 'NOT_FOUND'
   | 'TIMEOUT'
+  | 'LEASE_EXPIRED'
   | 'CLOSED';
 
 /** Base class of every error this package throws on purpose. */
@@ -74,6 +75,8 @@ export function describe(value: unknown): string {
   if (value === undefined) return 'nothing';
   try {
     const s = JSON.stringify(value);
+    // JSON.stringify gives undefined (typed string) for functions and symbols: String() names them.
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition, @typescript-eslint/no-base-to-string
     return s === undefined ? String(value) : s.length > 80 ? `${s.slice(0, 80)}…` : s;
   } catch {
     return Object.prototype.toString.call(value);

@@ -37,5 +37,5 @@ export {
 } from './registry/index.js';
 export type { GroupDocument, NodeDocument, TargetGroup, GroupView, InvalidReason, Change } from './registry/index.js';
 
-// The register library (issue #3): exporters announce themselves and stay announced.
+// The register library: exporters announce themselves and stay announced.
 export * from './register/index.js';

@@ -82,7 +82,7 @@ export async function startServer(config: ServeConfig, logger: Logger, overrides
     };
   } catch (err) {
     client?.close();
-    await embedded?.stop();
+    await embedded?.close();
     throw err;
   }
 }
@@ -109,7 +109,7 @@ async function shutdown(
   await cleaner?.close();
   await mirror.close();
   client.close();
-  await embedded?.stop();
+  await embedded?.close();
   logger.info('stopped');
 }
 

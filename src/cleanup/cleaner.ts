@@ -1,5 +1,5 @@
 /**
- * Empty-group cleanup (the Go library's feature, opt-in; issue #6): a group
+ * Empty-group cleanup (the Go library's feature, opt-in): a group
  * document that has had no nodes for longer than a grace period is deleted,
  * by one replica only, elected through etcd.
  *

@@ -8,7 +8,7 @@
  * Not etcd3's `Campaign`: in etcd3 1.1.2 a follower waits for its
  * predecessor with a watch that `resign()` cannot cancel, so a follower's
  * process cannot exit until the leader (another process) goes away, and it
- * still fires `elected` after `resign()` (both reproduced, issue #6). Here a
+ * still fires `elected` after `resign()` (both reproduced). Here a
  * candidate polls instead, and every wait can be cut short by `close()`.
  */
 import { EventEmitter } from 'node:events';
@@ -88,15 +88,17 @@ export class LeaderElection extends EventEmitter<LeaderElectionEvents> {
 
   private async run(): Promise<void> {
     while (!this.closed) {
-      let reason = 'closed';
+      let reason: string;
       try {
         reason = await this.campaign();
         this.backoff.reset();
       } catch (err) {
         reason = `etcd error: ${errorMessage(err)}`;
+        // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- close() may run during the await
         if (!this.closed) this.opts.logger.warn('leader election failed; campaigning again', { election: this.opts.name, error: errorMessage(err) });
       }
       this.demote(reason);
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- close() may run during the await
       if (!this.closed) await this.sleeper.sleep(this.backoff.next());
     }
   }

@@ -73,8 +73,9 @@ export async function explainCommand(ctx: CliContext): Promise<number> {
     return EXIT_FAILURE;
   }
   const found = explained.filter((e): e is NodeExplanation => e !== undefined);
+  const one = found[0];
   if (json) {
-    ctx.stdout(JSON.stringify(node === undefined ? { ...groupExplanationJson(groupDoc), nodes: found.map(nodeExplanationJson) } : nodeExplanationJson(found[0]!), null, 2));
+    ctx.stdout(JSON.stringify(node === undefined || one === undefined ? { ...groupExplanationJson(groupDoc), nodes: found.map(nodeExplanationJson) } : nodeExplanationJson(one), null, 2));
   } else {
     ctx.stdout([...groupText(groupDoc), ...found.flatMap(nodeText)].join('\n'));
     if (node === undefined && found.length === 0) ctx.stdout(`no nodes under ${etcd.prefix}/${group}/nodes/`);

@@ -196,6 +196,7 @@ type RegisterOutcome = 'registered' | 'stopped' | 'refused';
 async function registerUntilStopped(client: RegistryClient, config: RegisterConfig, logger: Logger, stop: Promise<unknown>): Promise<RegisterOutcome> {
   let stopped = false;
   void stop.then(() => (stopped = true));
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- set by the stop promise during the await
   for (let delay = RETRY_MIN_MS; !stopped; delay = Math.min(RETRY_MAX_MS, delay * 2)) {
     try {
       await client.register(config.node, config.healthCheck ? { healthCheck: config.healthCheck } : {});
@@ -205,6 +206,7 @@ async function registerUntilStopped(client: RegistryClient, config: RegisterConf
       });
       return 'registered';
     } catch (err) {
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- set by the stop promise during the await
       if (stopped) break;
       if (isPermanentRefusal(err)) {
         // Retrying cannot grant a permission: fail so the supervisor shows it (docs/security.md lists the roles).

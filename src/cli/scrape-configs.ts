@@ -1,7 +1,7 @@
 /**
  * `etcd-http-sd scrape-configs`: reads the registry once from etcd and
  * prints the Prometheus `scrape_configs` document that `GET
- * /v1/scrape-configs` serves (issue #4), from the same rendering code. It
+ * /v1/scrape-configs` serves, from the same rendering code. It
  * holds secrets: `--output` and password files are written with mode 0600.
  */
 import { randomBytes } from 'node:crypto';

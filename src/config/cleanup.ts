@@ -1,5 +1,5 @@
 /**
- * Settings of empty-group cleanup (issue #6): off unless
+ * Settings of empty-group cleanup: off unless
  * `--cleanup-empty-groups` is set; it needs an etcd user that may delete
  * group keys and campaign (docs/security.md), which serving alone does not.
  */

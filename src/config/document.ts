@@ -48,7 +48,7 @@ export function parseConfigDocument(text: string, fileName: string): ConfigDocum
     throw new ConfigError(where, `invalid YAML: ${cut === -1 ? first.message : first.message.slice(0, cut)}`);
   }
   if (doc.contents !== null && !isMap(doc.contents)) {
-    const at = at1(lineCounter, doc.contents.range?.[0]);
+    const at = at1(lineCounter, doc.contents.range[0]);
     throw new ConfigError(`${fileName}:${at}`, 'the top level must be a mapping of settings (key: value)');
   }
   const values = (doc.toJS() ?? {}) as Record<string, unknown>;

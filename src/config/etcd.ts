@@ -126,7 +126,7 @@ function authFrom(settings: Settings, readFile: ReadFile): { username?: string; 
 function passwordFrom(settings: Settings, readFile: ReadFile): { value: string; where: string } | undefined {
   const file = settings.get('etcd-password-file');
   const env = settings.get('etcd-password');
-  if (file !== undefined && env !== undefined && file.source === env.source) {
+  if (file !== undefined && file.source === env?.source) {
     throw new ConfigError(env.where, `conflicts with ${file.where}: give the password one way only`);
   }
   const fileWins = file !== undefined && (env === undefined || SOURCE_RANK[file.source] > SOURCE_RANK[env.source]);

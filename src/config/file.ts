@@ -140,7 +140,7 @@ function fromFile(row: SettingRow, doc: ConfigDocument | undefined): Resolved | 
 function yamlValue(flag: FlagSpec, raw: unknown): FlagValue | undefined {
   if (typeof raw === 'string') return convertFlagValue(flag.kind, raw);
   const listKind = flag.kind === 'list' || flag.kind === 'repeat';
-  if (listKind && Array.isArray(raw) && raw.every((s) => typeof s === 'string')) return raw as string[];
+  if (listKind && Array.isArray(raw) && raw.every((s) => typeof s === 'string')) return raw;
   if (flag.kind === 'int' && Number.isSafeInteger(raw)) return raw as number;
   if (flag.kind === 'bool' && typeof raw === 'boolean') return raw;
   return undefined;

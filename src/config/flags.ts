@@ -194,7 +194,7 @@ function store(values: Map<string, FlagValue>, spec: FlagSpec, text: string): vo
     throw new UsageError(`--${spec.name}`, `expected ${expectedForm(spec.kind)}, got ${describe(text)}`);
   }
   const previous = values.get(spec.name);
-  const merged = spec.kind === 'repeat' && Array.isArray(previous) ? [...previous, text] : value;
+  const merged = spec.kind === 'repeat' && Array.isArray(previous) ? [...(previous as readonly string[]), text] : value;
   values.set(spec.name, merged);
 }
 

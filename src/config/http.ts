@@ -1,5 +1,5 @@
 /**
- * Settings of the HTTP listener (issue #4): access control of the SD
+ * Settings of the HTTP listener: access control of the SD
  * endpoints, the admin token of `/v1/scrape-configs`, and TLS. Secret and
  * certificate files are read once, here; modules receive the values.
  * No message ever holds a secret's value, only the setting and file name.
@@ -81,6 +81,7 @@ function basicFrom(settings: Settings, readFile: ReadFile): AuthConfig['basic'] 
   }
   const username = text(user);
   // RFC 7617: the user-id cannot contain a colon; control characters cannot be sent.
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
   if (username === '' || /[:\u0000-\u001f\u007f]/.test(username)) {
     throw new ConfigError(user.where, `must be a non-empty username without ":" or control characters, got ${describe(username)}`);
   }

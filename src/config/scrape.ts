@@ -1,5 +1,5 @@
 /**
- * Settings of the generated Prometheus `scrape_configs` (issue #4), shared
+ * Settings of the generated Prometheus `scrape_configs`, shared
  * by `GET /v1/scrape-configs` and the `scrape-configs` command: where the
  * jobs point, their names, where passwords go, and how the jobs
  * authenticate to the SD endpoints (derived from the server's own auth).

@@ -11,7 +11,7 @@ import type { InvalidDocument } from '../registry/index.js';
 export interface ConsoleData {
   readonly revision: number;
   readonly status: MirrorStatus;
-  readonly groups: ReadonlyArray<{ readonly name: string; readonly nodes: number; readonly exporterTypes: readonly string[] }>;
+  readonly groups: readonly { readonly name: string; readonly nodes: number; readonly exporterTypes: readonly string[] }[];
   readonly nodes: NodePage;
   readonly invalid: { readonly total: number; readonly documents: readonly InvalidDocument[] };
   readonly targets: number;
@@ -21,7 +21,7 @@ const ESCAPES: Readonly<Record<string, string>> = { '&': '&amp;', '<': '&lt;', '
 
 /** HTML-escapes text for element content and quoted attributes. */
 export function escapeHtml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => ESCAPES[c]!);
+  return s.replace(/[&<>"']/g, (c) => ESCAPES[c] ?? c);
 }
 
 function seconds(ms: number | undefined): string {
@@ -31,7 +31,7 @@ function seconds(ms: number | undefined): string {
 function statusRows(d: ConsoleData): string {
   const s = d.status;
   const reload = s.lastReload === undefined ? 'none yet' : `${s.lastReload.reason} at revision ${s.lastReload.revision}, ${new Date(s.lastReload.at).toISOString()}`;
-  const rows: Array<[string, string, string]> = [
+  const rows: [string, string, string][] = [
     ['etcd', 'status-etcd', s.connected ? 'connected' : `not connected${s.lastError === undefined ? '' : `: ${s.lastError}`}`],
     ['served revision', 'status-revision', String(d.revision)],
     ['last contact with etcd', 'status-staleness', seconds(s.lastContactAgeMs)],

@@ -93,8 +93,9 @@ export function createEtcdClient(conn: EtcdConnection): Etcd3 {
 export function prefixEnd(prefix: Buffer): Buffer {
   const end = Buffer.from(prefix);
   for (let i = end.length - 1; i >= 0; i--) {
-    if (end[i]! < 0xff) {
-      end[i]! += 1;
+    const byte = end[i] ?? 0xff;
+    if (byte < 0xff) {
+      end[i] = byte + 1;
       return end.subarray(0, i + 1);
     }
   }

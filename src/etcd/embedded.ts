@@ -1,7 +1,7 @@
 /**
  * Runs a single-member etcd as a supervised child process, listening on
  * 127.0.0.1 only. Used by `serve --embedded-etcd`; the CLI owns `process`
- * and must call {@link EmbeddedEtcd.stop} on shutdown.
+ * and must call {@link EmbeddedEtcd.close} on shutdown.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
@@ -44,7 +44,7 @@ export interface EmbeddedEtcdOptions {
   readonly logger?: EmbeddedEtcdLogger;
   /** How long to wait for `/health` after each start. Default 15000 ms. */
   readonly readyTimeoutMs?: number;
-  /** Grace period between SIGTERM and SIGKILL in `stop()`. Default 5000 ms. */
+  /** Grace period between SIGTERM and SIGKILL in `close()`. Default 5000 ms. */
   readonly stopTimeoutMs?: number;
   /** Delay before restart n is `min(initialMs * 2^n, maxMs)`. Defaults 250 ms and 10000 ms. */
   readonly restartBackoff?: { readonly initialMs?: number; readonly maxMs?: number };
@@ -55,7 +55,7 @@ export interface EmbeddedEtcdExit {
   readonly pid: number | undefined;
   readonly code: number | null;
   readonly signal: NodeJS.Signals | null;
-  /** True when `stop()` (or a failed start) caused it, false for a crash. */
+  /** True when `close()` (or a failed start) caused it, false for a crash. */
   readonly expected: boolean;
 }
 
@@ -124,7 +124,7 @@ export class EmbeddedEtcd extends EventEmitter {
    * Stops etcd: SIGTERM, then SIGKILL after `stopTimeoutMs`. Resolves once
    * the process has exited; cancels pending restarts. Idempotent.
    */
-  stop(): Promise<void> {
+  close(): Promise<void> {
     this.stopPromise ??= this.doStop();
     return this.stopPromise;
   }
@@ -191,9 +191,9 @@ export class EmbeddedEtcd extends EventEmitter {
     ];
     this.stderrTail.length = 0;
     const proc = spawn(binary, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-    proc.stderr?.setEncoding('utf8');
+    proc.stderr.setEncoding('utf8');
     let partial = '';
-    proc.stderr?.on('data', (chunk: string) => {
+    proc.stderr.on('data', (chunk: string) => {
       const lines = (partial + chunk).split('\n');
       partial = lines.pop() ?? '';
       for (const line of lines) this.recordStderr(line, proc.pid);
@@ -261,6 +261,7 @@ export class EmbeddedEtcd extends EventEmitter {
       this.log.info('embedded etcd restarted', { pid, attempt: this.attempt, endpoint: this.endpoint });
       this.emit('restarted', { pid, attempt: this.attempt } satisfies EmbeddedEtcdRestart);
     } catch (err) {
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- close() may run during the await
       if (this.stopping) return;
       this.log.error('embedded etcd restart failed', { attempt: this.attempt, error: errorMessage(err) });
       this.emit('restartFailed', err instanceof Error ? err : new Error(String(err)));

@@ -145,8 +145,8 @@ export class EventHub {
     if (this.ring.length <= this.ringSize) return;
     let cut = this.ring.length - this.ringSize;
     // Never keep part of a revision: a resume from before it would miss the rest.
-    const edge = this.ring[cut - 1]!.revision;
-    while (cut < this.ring.length && this.ring[cut]!.revision === edge) cut++;
+    const edge = this.ring[cut - 1]?.revision ?? this.floor;
+    while (cut < this.ring.length && this.ring[cut]?.revision === edge) cut++;
     this.ring.splice(0, cut);
     this.floor = edge;
   }

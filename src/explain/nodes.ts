@@ -78,7 +78,8 @@ export function listNodes(content: Content, state: ExplainReader, query: NodeQue
     if (!perNode) {
       // Whole groups skipped by count; only rows on the page are built.
       for (let i = Math.max(0, from - total); i < g.nodes.length && total + i < from + pageSize; i++) {
-        const row = rowOf(state, g.name, g.nodes[i]!.key);
+        const key = g.nodes[i]?.key;
+        const row = key === undefined ? undefined : rowOf(state, g.name, key);
         if (row !== undefined) rows.push(row);
       }
       total += g.nodes.length;

@@ -80,6 +80,10 @@ export class FileSdWriter {
     await this.running;
   }
 
+  private changedSinceDrainStarted(): boolean {
+    return this.dirty;
+  }
+
   private kick(): void {
     if (this.closed || this.retryTimer !== undefined) return;
     this.dirty = true;
@@ -97,7 +101,8 @@ export class FileSdWriter {
         await this.sync(content);
         this.retryMs = this.opts.retryMs ?? 1000;
         this.version = content.version;
-        this.inStep.set(this.dirty ? 0 : 1);
+        // A change may have arrived while the file was being written.
+        this.inStep.set(this.changedSinceDrainStarted() ? 0 : 1);
         this.lastWrite.set(Date.now() / 1000);
       } catch (err) {
         this.failures.inc();

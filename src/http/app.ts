@@ -97,7 +97,7 @@ export function createApp(opts: AppOptions, cache = new ViewCache(opts.cacheMaxB
  */
 function mountRegistryRoutes(app: Express, opts: AppOptions, cache: ViewCache): RequestHandler[] {
   const targets = targetsHandler(opts.mirror, cache);
-  // /healthz and /readyz stay open: probes carry no credentials (issue #4).
+  // /healthz and /readyz stay open: probes carry no credentials.
   const sd: RequestHandler[] = opts.access === undefined ? [] : [requireCredentials(opts.access, opts.logger)];
   app.get('/v1/targets', ...sd, targets);
   app.get('/v1/targets/:group', ...sd, targets);

@@ -1,5 +1,5 @@
 /**
- * Access control of the HTTP routes (issue #4): bearer token and/or HTTP
+ * Access control of the HTTP routes: bearer token and/or HTTP
  * basic auth, the two schemes Prometheus's `http_sd_configs` can send. A
  * request passes when it matches any configured scheme. Secrets are
  * compared as SHA-256 digests with `timingSafeEqual`, so neither content
@@ -49,7 +49,7 @@ export class SecretMatcher {
  * Parses an `Authorization` header (schemes are case-insensitive, RFC 9110
  * 11.1). A bare value without a scheme counts as a bearer token: that is
  * what Prometheus 2.42's http_sd sends for an `authorization` block without
- * an explicit `type` (prometheus/docs#2377), and it is the same secret.
+ * an explicit `type` (https://github.com/prometheus/docs/issues/2377), and it is the same secret.
  */
 export function parseAuthorization(header: string | undefined): Offered {
   if (header === undefined || header === '') return { scheme: 'none' };

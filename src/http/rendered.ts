@@ -52,7 +52,7 @@ export class ViewCache {
       maxSize: maxBytes,
       // Counts the body twice (once for itself, once for a gzip that may come), and the key and
       // the entry itself: the key is client-chosen and up to ~16 KB, so with bodies alone a
-      // client sending distinct filters filled memory far past the bound (issue #6, http-fuzz).
+      // client sending distinct filters filled memory far past the bound (http-fuzz).
       sizeCalculation: (v, key) => v.body.length * 2 + key.length * 2 + ENTRY_OVERHEAD_BYTES,
     });
   }

@@ -1,5 +1,5 @@
 /**
- * `GET /v1/scrape-configs` (issue #4): the Prometheus `scrape_configs`
+ * `GET /v1/scrape-configs`: the Prometheus `scrape_configs`
  * document for the current registry, as YAML. It holds the groups'
  * passwords (unless a password dir is configured) and the SD credentials,
  * so `app.ts` mounts it only behind the admin token, and it is never cached.

@@ -65,7 +65,7 @@ export class ContactReporter {
     const message = stableText(error);
     const now = Date.now();
     const last = this.warned;
-    if (last !== undefined && last.message === message && now - last.at < UNREACHABLE_WARN_INTERVAL_MS) return false;
+    if (last?.message === message && now - last.at < UNREACHABLE_WARN_INTERVAL_MS) return false;
     this.warned = { message, at: now };
     return true;
   }

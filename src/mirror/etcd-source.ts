@@ -1,6 +1,6 @@
 /**
- * `RegistrySource` over etcd3. Knows etcd3's quirks
- * (shared/spec/etcd3-and-friends.md): pagination pinned to a revision,
+ * `RegistrySource` over etcd3. Knows etcd3 1.1.2's quirks:
+ * pagination pinned to a revision,
  * watchers that need their own error listener, and stream-level resume
  * that we do not trust.
  */

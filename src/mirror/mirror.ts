@@ -5,7 +5,7 @@
  * whole new state and swaps it in, so partial data is never served.
  */
 import { EventEmitter } from 'node:events';
-import { errorMessage } from '../errors.js';
+import { EtcdHttpSdError, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Content, DocumentLimits, InvalidReason } from '../registry/index.js';
 import { printableKey, RegistryState } from '../registry/index.js';
@@ -96,6 +96,8 @@ export class Mirror extends EventEmitter<MirrorEvents> {
   private lastWatchMessageAt = 0;
   private lastReload: MirrorStatus['lastReload'];
   private closed = false;
+  /** Rejecters of whenReady() calls still waiting: close() settles them. */
+  private readonly readyWaiters = new Set<() => void>();
   private loop: Promise<void> | undefined;
   private stopWatch: (() => void) | undefined;
   private readonly sleeper = new Sleeper();
@@ -132,7 +134,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
 
   /** Skipped documents currently stored, by reason. */
   invalidCounts(): Map<InvalidReason, number> {
-    return this.state?.invalidCounts() ?? new Map();
+    return this.state?.invalidCounts() ?? new Map<InvalidReason, number>();
   }
 
   /** Snapshot of health for probes and metrics. */
@@ -152,12 +154,28 @@ export class Mirror extends EventEmitter<MirrorEvents> {
 
   /** Resolves once the first load is in memory. */
   whenReady(): Promise<void> {
-    return this.state !== undefined ? Promise.resolve() : new Promise((resolve) => this.once('ready', resolve));
+    if (this.state !== undefined) return Promise.resolve();
+    // Closed before the first load: it never comes, so say so instead of waiting forever.
+    if (this.closed) return Promise.reject(closedBeforeReady());
+    return new Promise((resolve, reject) => {
+      const onClosed = (): void => {
+        this.off('ready', onReady);
+        reject(closedBeforeReady());
+      };
+      const onReady = (): void => {
+        this.readyWaiters.delete(onClosed);
+        resolve();
+      };
+      this.once('ready', onReady);
+      this.readyWaiters.add(onClosed);
+    });
   }
 
   /** Stops the watch and the loop; resolves when both are done. */
   async close(): Promise<void> {
     this.closed = true;
+    for (const reject of this.readyWaiters) reject();
+    this.readyWaiters.clear();
     this.stopWatch?.();
     this.sleeper.wakeAll();
     await this.loop;
@@ -181,6 +199,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
         }
       } catch (err) {
         // A failed reload keeps its reason and is tried again; a failed watch resumes.
+        // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- close() may run during the await
         if (this.closed) break;
         if (reload !== undefined) this.opts.metrics?.mirrorError?.('reload_failed');
         this.markContactLost(err);
@@ -200,7 +219,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     // Group documents that stop decoding keep their last good version across the reload.
     const lastGood = this.state?.lastGoodGroups();
     let fresh = new RegistryState(this.opts.prefix, nextVersion, lastGood, this.opts.limits);
-    let invalid: Array<{ key: string; reason: InvalidReason }> = [];
+    let invalid: { key: string; reason: InvalidReason }[] = [];
     const revision = await this.opts.source.list(
       (kvs: readonly KeyValue[]) => {
         for (const kv of kvs) {
@@ -229,7 +248,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     this.emit('change');
   }
 
-  private reportInvalid(invalid: ReadonlyArray<{ key: string; reason: InvalidReason }>): void {
+  private reportInvalid(invalid: readonly { key: string; reason: InvalidReason }[]): void {
     const LOG_LIMIT = 20;
     invalid.forEach((i, n) => {
       this.opts.metrics?.invalidDocument(i.reason);
@@ -327,10 +346,10 @@ export class Mirror extends EventEmitter<MirrorEvents> {
 
   /** Whether etcd holds a put under the prefix newer than `lastApplied`; undefined if it could not say. */
   private async missedChange(): Promise<boolean | undefined> {
-    const check = this.opts.source.changedSince;
-    if (check === undefined) return true;
+    const source = this.opts.source;
+    if (source.changedSince === undefined) return true;
     try {
-      return await check.call(this.opts.source, this.lastApplied);
+      return await source.changedSince(this.lastApplied);
     } catch (err) {
       this.log.debug('etcd check of the prefix failed', { error: errorMessage(err) });
       return undefined;
@@ -376,6 +395,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
   private async waitForEtcd(): Promise<void> {
     while (!this.closed) {
       await this.sleeper.sleep(this.backoff.next());
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- close() may run during the sleep
       if (this.closed) return;
       try {
         await this.opts.source.probe();
@@ -406,3 +426,6 @@ export class Mirror extends EventEmitter<MirrorEvents> {
   }
 }
 
+function closedBeforeReady(): EtcdHttpSdError {
+  return new EtcdHttpSdError('CLOSED', 'the mirror was closed before its first load');
+}

@@ -1,6 +1,6 @@
 /**
  * The registry client: groups, and nodes kept registered under one shared
- * lease through etcd outages, lease loss and restarts (issue #3).
+ * lease through etcd outages, lease loss and restarts.
  */
 import { EventEmitter } from 'node:events';
 import type { Etcd3 } from 'etcd3';
@@ -160,7 +160,7 @@ export class RegistryClient extends EventEmitter implements NodeOwner {
       await this.keeper.acquire();
       this.assertOpen('register');
       try {
-        return await this.store.add(rec);
+        await this.store.add(rec); return;
       } catch (err) {
         // The lease vanished under us: the keeper now knows; one more try gets a new lease.
         if (attempt >= 2 || this.keeper.state !== 'lost') throw etcdFailure(`register ${rec.ref.key}`, err);

@@ -34,10 +34,13 @@ export class RegistryClosedError extends EtcdHttpSdError {
   }
 }
 
-/** The lease is gone: etcd answered a keep-alive with TTL 0. */
+/**
+ * The lease is gone (`code` `LEASE_EXPIRED`): etcd answered a keep-alive
+ * with TTL 0. etcd itself answered, so this is not `ETCD_UNAVAILABLE`.
+ */
 export class LeaseExpiredError extends EtcdHttpSdError {
   constructor(leaseId: string) {
-    super('ETCD_UNAVAILABLE', `lease ${leaseId} no longer exists in etcd (revoked or expired)`);
+    super('LEASE_EXPIRED', `lease ${leaseId} no longer exists in etcd (revoked or expired)`);
   }
 }
 

@@ -143,9 +143,9 @@ function checkPatch(patch: GroupPatch): void {
 }
 
 function applyPatch(current: GroupSpec, patch: GroupPatch): GroupSpec {
-  const labels: Record<string, string> = { ...(patch.replaceLabels ?? current.commonLabels) };
-  for (const name of patch.removeLabels ?? []) delete labels[name];
-  Object.assign(labels, patch.setLabels ?? {});
+  const removed = new Set(patch.removeLabels ?? []);
+  const kept = Object.entries(patch.replaceLabels ?? current.commonLabels).filter(([name]) => !removed.has(name));
+  const labels: Record<string, string> = { ...Object.fromEntries(kept), ...patch.setLabels };
   return {
     username: patch.username ?? current.username,
     password: patch.password ?? current.password,

@@ -1,4 +1,4 @@
-/** The register library: exporters announce themselves in the registry and stay announced (issue #3). */
+/** The register library: exporters announce themselves in the registry and stay announced. */
 export { RegistryClient, type RegisterOptions } from './client.js';
 export { DEFAULT_PREFIX, DEFAULT_TTL_SECONDS, DEFAULT_CLOSE_TIMEOUT_MS, type RegistryClientOptions } from './options.js';
 export { RegisteredNode, type NodeUpdate, type RegistrationState } from './registration.js';

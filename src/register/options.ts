@@ -39,7 +39,7 @@ export function checkTtl(ttl: unknown): number {
 /** Checks a key prefix and cleans it as the Go library's `path.Join` does (`services/`, `//services` are fine). */
 export function checkPrefix(prefix: unknown): string {
   const cleaned = typeof prefix === 'string' ? cleanPrefix(prefix) : undefined;
-  if (cleaned === undefined || !cleaned.ok) {
+  if (!cleaned?.ok) {
     throw new InvalidArgumentError('prefix', prefix, `${cleaned?.problem ?? 'must be a string'}: give a key prefix such as /services`);
   }
   return cleaned.prefix;

@@ -61,7 +61,7 @@ function fail(reason: InvalidReason, detail: string): Parsed<never> {
 /**
  * Why `JSON.parse` refused a document, without its text: V8's messages quote
  * up to ten characters of the input (`Unexpected token 's', "sekret-gro"...`),
- * and the detail is logged, while a group document holds a password (issue #6).
+ * and the detail is logged, while a group document holds a password.
  */
 function jsonProblem(err: unknown, length: number): string {
   const at = /at position (\d+)/.exec(err instanceof Error ? err.message : '');
@@ -76,7 +76,7 @@ function parseObject(text: string): Parsed<Record<string, unknown>> {
     return fail('invalid_json', jsonProblem(err, text.length));
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    return fail('not_an_object', `expected a JSON object, got ${Array.isArray(value) ? 'an array' : String(value === null ? 'null' : typeof value)}`);
+    return fail('not_an_object', `expected a JSON object, got ${Array.isArray(value) ? 'an array' : value === null ? 'null' : typeof value}`);
   }
   return { ok: true, value: value as Record<string, unknown> };
 }
@@ -176,7 +176,7 @@ function fractionalLiteral(text: string, name: string): boolean {
   let depth = 0;
   let key = '';
   for (let i = 0; i < text.length; i++) {
-    const c = text[i]!;
+    const c = text.charAt(i);
     if (c === '"') {
       let j = i + 1;
       while (text[j] !== '"') j += text[j] === '\\' ? 2 : 1;
@@ -185,7 +185,8 @@ function fractionalLiteral(text: string, name: string): boolean {
     } else if (c === '{' || c === '[') depth++;
     else if (c === '}' || c === ']') depth--;
     else if (depth === 1 && (c === '-' || (c >= '0' && c <= '9'))) {
-      const m = /^-?\d+([.eE][-+.\deE]*)?/.exec(text.slice(i, i + 40))!;
+      const m = /^-?\d+([.eE][-+.\deE]*)?/.exec(text.slice(i, i + 40));
+      if (m === null) continue; // a '-' not starting a number: not in valid JSON
       if (m[1] !== undefined && (JSON.parse(key) as string).toLowerCase() === name) return true;
       i += m[0].length - 1;
     }

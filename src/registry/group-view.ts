@@ -73,17 +73,17 @@ export function buildGroupView(
   common: CommonLabels,
   nodes: ReadonlyMap<string, NodeEntry>,
 ): GroupView {
-  const keys = [...nodes.keys()].sort();
-  const jsons = keys.map((k) => jsonOf(name, common, k, nodes.get(k)!));
+  const entries = [...nodes].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const jsons = entries.map(([k, entry]) => jsonOf(name, common, k, entry));
   const fragment = jsons.join(',');
   // Each node's JSON becomes a slice of the fragment (V8 shares the bytes, no copy), so a
   // group's bytes are held once, not twice; the state stores these nodes back (state.ts).
   let at = 0;
-  const rendered = keys.map((key, i): RenderedNode => {
-    const length = jsons[i]!.length;
+  const rendered = entries.map(([key, entry], i): RenderedNode => {
+    const length = jsons[i]?.length ?? 0;
     const json = fragment.slice(at, at + length);
     at += length + 1;
-    return { key, exporterType: nodes.get(key)!.doc.exporterType, json };
+    return { key, exporterType: entry.doc.exporterType, json };
   });
   const counts = new Map<string, number>();
   for (const n of rendered) counts.set(n.exporterType, (counts.get(n.exporterType) ?? 0) + 1);

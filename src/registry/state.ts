@@ -108,7 +108,11 @@ export class RegistryState {
   snapshot(): Content {
     if (this.content === undefined) {
       this.sortedNames ??= [...this.groups.keys()].sort();
-      const views = this.sortedNames.map((name) => this.viewOf(name, this.groups.get(name)!));
+      const views: GroupView[] = [];
+      for (const name of this.sortedNames) {
+        const entry = this.groups.get(name);
+        if (entry !== undefined) views.push(this.viewOf(name, entry));
+      }
       this.content = new Content(this.version, views);
     }
     return this.content;
@@ -157,7 +161,10 @@ export class RegistryState {
       const withheld = entry.broken && entry.doc === undefined;
       entry.view = buildGroupView(name, entry.doc, entry.common, withheld ? new Map() : entry.nodes);
       // Keep the view's nodes, whose JSON points into the group's fragment, instead of copies.
-      for (const n of entry.view.nodes) entry.nodes.set(n.key, { doc: entry.nodes.get(n.key)!.doc, rendered: n });
+      for (const n of entry.view.nodes) {
+        const stored = entry.nodes.get(n.key);
+        if (stored !== undefined) entry.nodes.set(n.key, { doc: stored.doc, rendered: n });
+      }
     }
     return entry.view;
   }
@@ -260,8 +267,9 @@ export class RegistryState {
       : old !== undefined ? renderNodeTarget(group, e?.common ?? {}, parsedDoc.value)
         : resolveAddress(parsedDoc.value);
     if (!parsedDoc.ok || !rendered.ok) {
-      const bad = !parsedDoc.ok ? parsedDoc : rendered.ok ? undefined : rendered;
-      const invalid = { key, reason: bad!.reason, detail: bad!.detail };
+      // Here rendered failed whenever parsedDoc did not (it is parsedDoc then).
+      const bad = !parsedDoc.ok ? parsedDoc : (rendered as Extract<typeof rendered, { ok: false }>);
+      const invalid = { key, reason: bad.reason, detail: bad.detail };
       this.invalidKeys.set(key, invalid);
       return { changed: this.removeNode(group, node), invalid };
     }
@@ -280,7 +288,7 @@ export class RegistryState {
 
   private removeNode(group: string, node: string): boolean {
     const e = this.groups.get(group);
-    if (e === undefined || !e.nodes.delete(node)) return false;
+    if (!e?.nodes.delete(node)) return false;
     e.view = undefined;
     this.dropIfEmpty(group, e);
     return true;

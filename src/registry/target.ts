@@ -77,18 +77,25 @@ export type CommonLabels = Readonly<Record<string, string>>;
  * The labels of one node's target, sorted by name: common labels, node
  * labels on top, `exporter_type` forced, `__metrics_path__`, then the
  * `__meta_etcd_*` labels. Built in a Map: spreading label objects was most
- * of the cost of loading a large registry (test/bench, issue #5).
+ * of the cost of loading a large registry (test/bench).
  */
-function sortedLabels(group: string, common: CommonLabels, node: NodeDocument, trace?: TargetTrace): Array<[string, string]> {
+function sortedLabels(group: string, common: CommonLabels, node: NodeDocument, trace?: TargetTrace): [string, string][] {
   const merged = new Map<string, string>();
-  for (const name of Object.keys(common)) merged.set(name, common[name]!);
+  for (const name of Object.keys(common)) {
+    const value = common[name];
+    if (value !== undefined) merged.set(name, value);
+  }
   const own = sanitizeLabels(node.labels, trace?.nodeLabel);
   for (const name of Object.keys(own)) {
-    if (trace !== undefined && merged.has(name)) trace.merge({ name, value: merged.get(name)!, action: 'overridden', rule: 'the node\'s label of the same name wins' });
-    merged.set(name, own[name]!);
+    const value = own[name];
+    if (value === undefined) continue;
+    const shadowed = trace === undefined ? undefined : merged.get(name);
+    if (shadowed !== undefined) trace?.merge({ name, value: shadowed, action: 'overridden', rule: 'the node\'s label of the same name wins' });
+    merged.set(name, value);
   }
-  if (trace !== undefined && merged.has('exporter_type') && merged.get('exporter_type') !== node.exporterType) {
-    trace.merge({ name: 'exporter_type', value: merged.get('exporter_type')!, action: 'overridden', rule: 'exporter_type is always the document\'s exporter_type' });
+  const mergedType = trace === undefined ? undefined : merged.get('exporter_type');
+  if (mergedType !== undefined && mergedType !== node.exporterType) {
+    trace?.merge({ name: 'exporter_type', value: mergedType, action: 'overridden', rule: 'exporter_type is always the document\'s exporter_type' });
   }
   merged.set('exporter_type', node.exporterType);
   if (node.metricsPath !== '') {

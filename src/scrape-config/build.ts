@@ -1,6 +1,6 @@
 /**
  * The Prometheus `scrape_configs` document for the registry's groups, as
- * plain objects (issue #4): one job per group, whose `http_sd_configs` read
+ * plain objects: one job per group, whose `http_sd_configs` read
  * `/v1/targets/<group>` from this server and whose `basic_auth` is the
  * group's credentials. Pure: no I/O; `yaml.ts` turns it into text.
  */
@@ -22,7 +22,7 @@ export interface BasicAuthConfig {
 /**
  * `authorization` of Prometheus's HTTP client config. `type` is always
  * written: http_sd in Prometheus 2.42 does not apply the documented default
- * and sends the bare credentials (prometheus/docs#2377).
+ * and sends the bare credentials (https://github.com/prometheus/docs/issues/2377).
  */
 export interface AuthorizationConfig {
   readonly type: 'Bearer';

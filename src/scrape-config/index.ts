@@ -1,5 +1,5 @@
 /**
- * Generated Prometheus `scrape_configs` (issue #4): one job per group with
+ * Generated Prometheus `scrape_configs`: one job per group with
  * http_sd pointing at this server and the group's basic auth. Pure.
  */
 import { buildScrapeConfigs, type ScrapeGroup } from './build.js';

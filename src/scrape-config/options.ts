@@ -1,6 +1,6 @@
 /**
  * Options of the generated Prometheus `scrape_configs` document, and the
- * checks of the values that end up in it (issue #4).
+ * checks of the values that end up in it.
  */
 import { DEFAULT_SHARD_BY, type ShardSpec } from '../shard/index.js';
 
@@ -69,6 +69,7 @@ export function normalizeExternalUrl(url: string): { readonly url: string } | { 
 export function configPathProblem(path: string): string | undefined {
   if (!path.startsWith('/')) return 'must be an absolute path (Prometheus would read it relative to its own config file)';
   // Control characters cannot be written in a config file a human can read back.
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
   return /[\u0000-\u001f\u007f]/.test(path) ? 'must not contain control characters' : undefined;
 }
 

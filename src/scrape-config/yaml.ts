@@ -3,7 +3,7 @@
  * strictly, so strings that YAML 1.1 would read as something else (`on`,
  * `no`, `y`, `1:20`, `0b1`, `null`, ...) must be quoted: stringifying with
  * the 1.1 schema does that. No anchors or aliases, no folded lines
- * (shared/spec/etcd3-and-friends.md, "yaml 2").
+ * (yaml 2 writes both by default).
  */
 import { Document } from 'yaml';
 

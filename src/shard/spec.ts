@@ -62,9 +62,9 @@ export function parseShardParams(p: ShardParams): ShardSpec | undefined {
   if (p.shard.length === 0 && p.shards.length === 0 && p.shardBy.length === 0) return undefined;
   if (p.shards.length !== 1) throw new ShardParamError('shards', p.shards.length === 0 ? 'required with shard and shard_by' : 'give it once');
   if (p.shard.length !== 1) throw new ShardParamError('shard', p.shard.length === 0 ? 'required with shards (0 to shards-1)' : 'give it once');
-  const count = parseCount(p.shards[0]!, 'shards', MAX_MODULUS);
+  const count = parseCount(p.shards[0] ?? '', 'shards', MAX_MODULUS);
   if (count < 1) throw new ShardParamError('shards', 'must be at least 1');
-  const index = parseCount(p.shard[0]!, 'shard', MAX_MODULUS);
+  const index = parseCount(p.shard[0] ?? '', 'shard', MAX_MODULUS);
   if (index >= count) throw new ShardParamError('shard', `must be below shards (${count}), got ${index}`);
   const by = p.shardBy.flatMap((v) => v.split(',')).map(checkShardBy);
   if (by.length > MAX_SHARD_BY) throw new ShardParamError('shard_by', `at most ${MAX_SHARD_BY} label names`);

@@ -149,6 +149,7 @@ async function waitUntilOk(url: string, timeoutMs: number, exited: Promise<unkno
   void exited.then(() => (dead = true));
   const deadline = performance.now() + timeoutMs;
   let last = 'no answer';
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- set when the process exits, during the awaits
   while (!dead && performance.now() < deadline) {
     try {
       const res = await httpRequest(url, { timeoutMs: 2000 });
@@ -159,6 +160,7 @@ async function waitUntilOk(url: string, timeoutMs: number, exited: Promise<unkno
     }
     await sleep(10);
   }
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- set when the process exits, during the awaits
   throw new Error(`${url} not ready (${dead ? 'process exited' : `after ${timeoutMs} ms`}; last: ${last})`);
 }
 

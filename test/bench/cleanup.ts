@@ -7,7 +7,7 @@ import type { CleanupContext } from '../helpers/etcd.js';
 
 /** Collects stop functions; `run()` calls them newest first, each once. */
 export class Cleanup implements CleanupContext {
-  private readonly fns: Array<() => unknown> = [];
+  private readonly fns: (() => unknown)[] = [];
 
   /** Registers `fn` to run at cleanup. */
   after(fn: () => unknown): void {

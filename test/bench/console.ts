@@ -77,7 +77,7 @@ async function inBrowser(url: string, runs: number): Promise<string[]> {
   });
   try {
     const page = await context.newPage();
-    const samples: Array<{ dcl: number; load: number; live: number }> = [];
+    const samples: { dcl: number; load: number; live: number }[] = [];
     for (let i = 0; i < runs; i++) {
       const start = Date.now();
       await page.goto(url, { waitUntil: 'load' });

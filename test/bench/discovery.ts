@@ -55,7 +55,7 @@ async function run(argv: readonly string[]): Promise<void> {
       },
     });
     const pending = new Map<string, { putAt: number; seen: Partial<Record<Job, number>> }>();
-    const done: Array<Record<Job, number>> = [];
+    const done: Record<Job, number>[] = [];
     const started = Date.now();
     let n = 0;
     let nextPut = started;

@@ -134,5 +134,5 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | undefine
     heartbeatPeriodMs: 15_000,
     out: 'bench-results/latest.json',
   };
-  return { ...defaults, ...given, quick } as BenchOptions;
+  return { ...defaults, ...given, quick };
 }

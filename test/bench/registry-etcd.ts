@@ -54,7 +54,7 @@ export async function populate(client: Etcd3, layout: Layout): Promise<PopulateR
   const source = entries(layout, new Date());
   let keys = 0;
   let revision = 0;
-  type Entry = { key: string; value: string; lease?: string };
+  interface Entry { key: string; value: string; lease?: string }
   const nextBatch = (): Entry[] => {
     const batch: Entry[] = [];
     for (let r = source.next(); !r.done; r = source.next()) {

@@ -19,7 +19,7 @@ function lat(s: LatencySummary): string {
   return s.samples === 0 ? 'n/a' : `${n(s.p50Ms, 1)} / ${n(s.p99Ms, 1)}`;
 }
 
-function table(head: readonly string[], rows: ReadonlyArray<readonly string[]>): string {
+function table(head: readonly string[], rows: readonly (readonly string[])[]): string {
   const line = (cells: readonly string[]): string => `| ${cells.join(' | ')} |`;
   return [line(head), line(head.map(() => '---')), ...rows.map(line)].join('\n');
 }

@@ -59,7 +59,7 @@ export interface Growth {
   readonly exponent: number | undefined;
 }
 
-/** One goal of the issue. */
+/** One goal of the benchmark. */
 export interface Goal {
   readonly goal: string;
   readonly measured: string;

@@ -85,6 +85,7 @@ async function main(): Promise<void> {
   process.once('SIGTERM', () => (stop = true));
   let due = 0;
   let cursor = 0;
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- set by stop() during the awaits
   while (!stop && performance.now() - started < config.durationMs) {
     const target = Math.floor(((performance.now() - started) / 1000) * rate);
     for (; due < target; due++) {

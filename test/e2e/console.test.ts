@@ -56,7 +56,7 @@ test('the console lists, searches, explains and follows the registry live', asyn
     (globalThis as unknown as { marker: string }).marker = 'same page';
   });
 
-  assert.deepEqual(await page.locator('#groups tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-group'))), ['akash', 'web']);
+  assert.deepEqual(await page.locator('#groups tbody tr').evaluateAll((rows: unknown[]) => rows.map((r) => (r as { getAttribute(name: string): string | null }).getAttribute('data-group'))), ['akash', 'web']);
   assert.equal(await page.locator('#groups tbody tr[data-group="web"] td').nth(1).textContent(), '2');
   const invalid = page.locator('#invalid tbody');
   assert.match(await invalid.innerText(), new RegExp(`${PREFIX}/akash/nodes/broken\\s+invalid_json`));

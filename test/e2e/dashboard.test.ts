@@ -43,10 +43,10 @@ function substitute(expr: string): string {
 }
 
 /** Every panel query and every `label_values(query, label)` variable query of the dashboard. */
-function dashboard(): { queries: DashboardQuery[]; variables: Array<{ name: string; expr: string; label: string }> } {
+function dashboard(): { queries: DashboardQuery[]; variables: { name: string; expr: string; label: string }[] } {
   const dash = JSON.parse(readFileSync(join(ROOT, 'deploy', 'grafana', 'dashboards', 'etcd-http-sd.json'), 'utf8')) as {
-    panels: Array<{ title: string; targets?: Array<{ expr?: string }> }>;
-    templating: { list: Array<{ name: string; type: string; definition?: string }> };
+    panels: { title: string; targets?: { expr?: string }[] }[];
+    templating: { list: { name: string; type: string; definition?: string }[] };
   };
   const queries = dash.panels.flatMap((p) => (p.targets ?? []).map((t) => ({ panel: p.title, expr: substitute(t.expr ?? '') })));
   const variables = dash.templating.list.filter((v) => v.type === 'query').map((v) => {
@@ -57,7 +57,7 @@ function dashboard(): { queries: DashboardQuery[]; variables: Array<{ name: stri
   return { queries, variables };
 }
 
-interface ScrapeConfig { job_name: string; scrape_interval?: string; basic_auth?: { password_file?: string }; http_sd_configs?: Array<{ url: string; refresh_interval?: string }>; static_configs?: Array<{ targets: string[] }> }
+interface ScrapeConfig { job_name: string; scrape_interval?: string; basic_auth?: { password_file?: string }; http_sd_configs?: { url: string; refresh_interval?: string }[]; static_configs?: { targets: string[] }[] }
 interface PromConfig { global?: Record<string, string>; rule_files?: string[]; scrape_configs: ScrapeConfig[] }
 
 /**
@@ -149,7 +149,7 @@ interface RuleState { name: string; type: 'alerting' | 'recording'; health: stri
 
 async function rules(prometheus: TestPrometheus): Promise<RuleState[]> {
   const res = await httpRequest(`${prometheus.url}/api/v1/rules`);
-  const body = JSON.parse(res.text) as { data: { groups: Array<{ rules: RuleState[] }> } };
+  const body = JSON.parse(res.text) as { data: { groups: { rules: RuleState[] }[] } };
   return body.data.groups.flatMap((g) => g.rules);
 }
 

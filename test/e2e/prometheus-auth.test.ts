@@ -1,5 +1,5 @@
 /**
- * End to end (issue #4): Prometheus 2.42's own http_sd client against our
+ * End to end: Prometheus 2.42's own http_sd client against our
  * protected SD endpoints — bearer token (typed, and untyped as Prometheus
  * sends it then), basic auth, HTTPS with a private CA — gets its targets; a
  * wrong token gets none. And Prometheus's YAML parser reads back the job
@@ -26,7 +26,7 @@ const BASIC_USER = 'prometheus';
 const BASIC_PASSWORD = 'e2e-basic-pw-6Tc';
 const TIMEOUT_MS = 30_000;
 // [group, username]: names Prometheus (go-yaml v2, YAML 1.1) would misread if left unquoted.
-const NASTY: Array<[string, string]> = [['on', 'no'], ['yes', 'null'], ['123', '~'], ['y', '1:20'], ['0x1f', 'x: #y']];
+const NASTY: [string, string][] = [['on', 'no'], ['yes', 'null'], ['123', '~'], ['y', '1:20'], ['0x1f', 'x: #y']];
 
 async function tempDir(t: TestContext): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'etcd-http-sd-e2e-sdauth-'));
@@ -87,7 +87,7 @@ test('Prometheus http_sd gets targets through bearer, untyped bearer, basic auth
     global: { scrape_interval: '5s' },
     scrape_configs: [
       sdJob('bearer', `${plain.url}${svc}`, { authorization: { type: 'Bearer', credentials_file: files.token } }),
-      // Without `type`, Prometheus 2.42 sends the bare token (prometheus/docs#2377); we accept it.
+      // Without `type`, Prometheus 2.42 sends the bare token (https://github.com/prometheus/docs/issues/2377); we accept it.
       sdJob('bearer-untyped', `${plain.url}${svc}`, { authorization: { credentials_file: files.token } }),
       sdJob('basic', `${plain.url}${svc}`, { basic_auth: { username: BASIC_USER, password_file: files.basic } }),
       sdJob('https', `${tls.url}${svc}`, { authorization: { type: 'Bearer', credentials: SD_TOKEN }, tls_config: { ca_file: cert } }),
@@ -114,13 +114,13 @@ test('Prometheus http_sd gets targets through bearer, untyped bearer, basic auth
   // What Prometheus itself parsed from the generated jobs (secrets show as <secret>).
   const status = await httpRequest(`${prometheus.url}/api/v1/status/config`);
   const loaded = parse((JSON.parse(status.text) as { data: { yaml: string } }).data.yaml, { version: '1.1' }) as {
-    scrape_configs: Array<{ job_name: string; basic_auth?: { username: string; password: string }; http_sd_configs?: Array<{ authorization?: { type: string; credentials: string } }> }>;
+    scrape_configs: { job_name: string; basic_auth?: { username: string; password: string }; http_sd_configs?: { authorization?: { type: string; credentials: string } }[] }[];
   };
   for (const [group, username] of NASTY) {
     const job = loaded.scrape_configs.find((j) => j.job_name === `gen-${group}`);
     assert.ok(job, `Prometheus knows job gen-${group}`);
     assert.equal(job.basic_auth?.username, username, group);
-    assert.equal(job.basic_auth?.password, '<secret>');
+    assert.equal(job.basic_auth.password, '<secret>');
     assert.deepEqual(job.http_sd_configs?.[0]?.authorization, { type: 'Bearer', credentials: '<secret>' });
   }
 });

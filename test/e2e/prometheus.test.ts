@@ -133,7 +133,7 @@ test('a Go-format node in etcd becomes an up Prometheus target and goes away whe
   });
   assert.equal(up.length, 1);
   assert.equal(up[0]?.metric['instance'], exporter.address);
-  assert.equal(up[0]?.value[1], '1');
+  assert.equal(up[0].value[1], '1');
 
   const deleteAt = Date.now();
   await client.delete().key(nodeKey(PREFIX, GROUP, NODE_ID, EXPORTER));

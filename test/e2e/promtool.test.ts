@@ -19,8 +19,8 @@ const ALERTS = join(ROOT, 'deploy', 'prometheus', 'alerts.yml');
 const ALERT_TESTS = join(ROOT, 'deploy', 'prometheus', 'alerts.test.yml');
 
 interface Rule { alert?: string; record?: string; expr: string }
-interface RuleFile { groups: Array<{ name: string; rules: Rule[] }> }
-interface RuleTests { tests: Array<{ name: string; alert_rule_test?: Array<{ alertname: string; exp_alerts?: unknown[] }>; promql_expr_test?: Array<{ expr: string }> }> }
+interface RuleFile { groups: { name: string; rules: Rule[] }[] }
+interface RuleTests { tests: { name: string; alert_rule_test?: { alertname: string; exp_alerts?: unknown[] }[]; promql_expr_test?: { expr: string }[] }[] }
 
 const rules = (): Rule[] => (parse(readFileSync(ALERTS, 'utf8')) as RuleFile).groups.flatMap((g) => g.rules);
 const output = (r: { stdout: string; stderr: string }): string => `${r.stdout}${r.stderr}`;

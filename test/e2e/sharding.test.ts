@@ -56,7 +56,7 @@ test('for each of 3 shards, Operator-style hashmod + keep and ?shard=I&shards=3 
   const served = await Promise.all([...Array(SHARDS).keys()].map(async (i) => (await targets(server, `/v1/targets?shard=${i}&shards=${SHARDS}`)).groups.length));
   assert.equal(served.reduce((a, b) => a + b, 0), NODES);
 
-  const starts: Array<Promise<TestPrometheus>> = [];
+  const starts: Promise<TestPrometheus>[] = [];
   for (let i = 0; i < SHARDS; i++) {
     starts.push(usePrometheus(t, { config: config(`${server.url}/v1/targets`, i) }));
     starts.push(usePrometheus(t, { config: config(`${server.url}/v1/targets?shard=${i}&shards=${SHARDS}`) }));

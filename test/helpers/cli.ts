@@ -25,8 +25,8 @@ export function spawnCli(t: CleanupContext, args: readonly string[], opts: { env
   });
   let out = '';
   let err = '';
-  child.stdout?.setEncoding('utf8').on('data', (d: string) => (out += d));
-  child.stderr?.setEncoding('utf8').on('data', (d: string) => (err += d));
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
   const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
   t.after(async () => {
     if (child.exitCode === null && child.signalCode === null) {

@@ -97,7 +97,7 @@ interface Proc {
 function spawnMember(args: readonly string[]): Proc {
   const child = spawn(ETCD_BIN, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   const stderr: string[] = [];
-  child.stderr?.setEncoding('utf8').on('data', (c: string) => {
+  child.stderr.setEncoding('utf8').on('data', (c: string) => {
     stderr.push(c);
     if (stderr.length > 50) stderr.shift();
   });

@@ -14,7 +14,7 @@ const node = (id: string, exporterType: string, extra: Record<string, unknown> =
 });
 
 /** Key → value, in write order. */
-export const CONSOLE_FIXTURES: ReadonlyArray<readonly [string, string]> = [
+export const CONSOLE_FIXTURES: readonly (readonly [string, string])[] = [
   [`${PREFIX}/web`, JSON.stringify({ name: 'web', spec: { username: 'scraper', password: CONSOLE_GROUP_PASSWORD, common_labels: { environment: 'production', region: 'us-east' } }, created: '2026-12-01T14:44:25.864722776-05:00' })],
   [`${PREFIX}/web/nodes/web-1_node_exporter`, node('web-1', 'node_exporter', { labels: { instance: 'i-1234567', region: 'eu-west', 'app.kubernetes.io/name': 'web', __scheme__: 'https' } })],
   [`${PREFIX}/web/nodes/web-2_node_exporter`, node('web-2', 'node_exporter', { address: '127.0.0.1:9101' })],

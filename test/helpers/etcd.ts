@@ -70,8 +70,8 @@ interface Proc {
 function spawnEtcd(args: readonly string[]): Proc {
   const child = spawn(ETCD_BIN, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   const stderr: string[] = [];
-  child.stderr?.setEncoding('utf8');
-  child.stderr?.on('data', (chunk: string) => {
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (chunk: string) => {
     stderr.push(chunk);
     if (stderr.length > 50) stderr.shift();
   });

@@ -1,4 +1,4 @@
-/** What the spec says the fixtures (shared/fixtures/registry-go.json) must be served as. */
+/** What the fixtures (test/fixtures/registry-go.json) must be served as, by the layout in docs/registry-layout.md. */
 
 function meta(group: string, id: string, type: string, status = 'healthy'): Record<string, string> {
   return {

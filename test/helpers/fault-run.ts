@@ -1,5 +1,5 @@
 /**
- * The seeded fault run of issue #6, shared by the CI test
+ * The seeded fault run, shared by the CI test
  * (`test/reliability/faults.test.ts`, short) and `npm run soak` (long).
  *
  * Writers put, update, heartbeat and delete nodes, change and delete group
@@ -156,7 +156,7 @@ export function metricValue(text: string, name: string, labels = ''): number {
 
 /** A cleanup list for callers without node:test (the soak): `after()` registers, `run()` runs them in reverse. */
 export class Cleanup implements CleanupContext {
-  private readonly fns: Array<() => unknown> = [];
+  private readonly fns: (() => unknown)[] = [];
   after(fn: () => unknown): void {
     this.fns.push(fn);
   }
@@ -373,13 +373,13 @@ interface Env {
 }
 
 /**
- * The spec's silent watcher death, made on purpose: the etcd3 watchers of the
+ * etcd3's silent watcher death, made on purpose: the etcd3 watchers of the
  * server's source lose their `data` listeners, so events stop arriving while
  * the stream stays up. Reaches into the mirror and etcd3 internals (test-only):
  * Mirror.opts.source → EtcdSource.watchNs → etcd3 WatchManager.watchers.
  */
 function silenceWatchers(mirror: unknown): void {
-  type Internals = { opts?: { source?: { watchNs?: { watchManager?: { watchers?: Array<{ removeAllListeners(e: string): void }> } } } } };
+  interface Internals { opts?: { source?: { watchNs?: { watchManager?: { watchers?: { removeAllListeners(e: string): void }[] } } } } }
   for (const w of (mirror as Internals).opts?.source?.watchNs?.watchManager?.watchers ?? []) w.removeAllListeners('data');
 }
 
@@ -420,7 +420,10 @@ async function measureRecovery(env: Env, served: () => number): Promise<number> 
 
 /** Waits up to `ms` for `cond`, polling every 10 ms. */
 async function waitFor(cond: () => boolean, ms: number): Promise<boolean> {
-  for (const end = Date.now() + ms; Date.now() < end; await sleep(10)) if (cond()) return true;
+  for (const end = Date.now() + ms; Date.now() < end; ) {
+    if (cond()) return true;
+    await sleep(10);
+  }
   return cond();
 }
 
@@ -614,7 +617,7 @@ async function run(cleanup: Cleanup, opts: FaultRunOptions): Promise<FaultRunRes
   const over = (): boolean => Date.now() >= endAt;
 
   const recoveries: Partial<Record<FaultKind, number[]>> = {};
-  const pending: Array<Promise<void>> = [];
+  const pending: Promise<void>[] = [];
   const revisionOf = (): number => server.mirror.revision;
   const injector = async (rng: Rng): Promise<void> => {
     const kinds = opts.faults ?? FAULT_KINDS;
@@ -669,7 +672,7 @@ async function run(cleanup: Cleanup, opts: FaultRunOptions): Promise<FaultRunRes
   const metrics = (await httpGet(`${server.url}/metrics`)).text;
   const reloads: Record<string, number> = {};
   for (const reason of ['initial', 'compacted', 'watch_error']) reloads[reason] = metricValue(metrics, 'etcd_http_sd_reloads_total', `reason="${reason}"`);
-  const parsed = final.converged ? (JSON.parse(final.body) as Array<{ labels: Record<string, string> }>) : [];
+  const parsed = final.converged ? (JSON.parse(final.body) as { labels: Record<string, string> }[]) : [];
   if (checks.mismatches > 0) log(`server log tail:\n${logLines.slice(-40).join('\n')}`);
   return {
     seed: opts.seed, workloadMs, ops: workload.ops, opErrors: workload.opErrors, faults, midCatchUpDrops: env.midCatchUpDrops,
@@ -695,7 +698,7 @@ export function formatSummary(r: FaultRunResult): string {
     `revisions=${r.revisions}`,
     `events_applied=${r.eventsApplied.put + r.eventsApplied.delete} (put ${r.eventsApplied.put}, delete ${r.eventsApplied.delete})`,
     `faults=${sum(r.faults)} (${list(r.faults)}; second drop before the backlog was applied ${r.midCatchUpDrops})`,
-    `max_recovery_ms=(${list(r.maxRecoveryMs as Record<string, number>)})`,
+    `max_recovery_ms=(${list(r.maxRecoveryMs)})`,
     `reloads=(${list(r.reloads)})`,
     `checkpoints=${r.checkpoints} (skipped ${r.checkpointsSkipped})`,
     `mismatches=${r.mismatches} regressions=${r.revisionRegressions} not_ready=${r.notReady}`,

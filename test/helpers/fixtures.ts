@@ -1,6 +1,7 @@
 /**
- * Loads the shared registry fixtures (`../shared/fixtures/registry-go.json`
- * next to the repository) and writes them into etcd.
+ * Loads the registry fixtures (`test/fixtures/registry-go.json`: the keys and
+ * documents the Go library writes, with the edge cases beside them) and
+ * writes them into etcd.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -41,9 +42,9 @@ export function repoRoot(): string {
   }
 }
 
-/** Absolute path of `registry-go.json`. */
+/** Absolute path of `test/fixtures/registry-go.json`. */
 export function fixtureFilePath(): string {
-  return resolve(repoRoot(), '..', 'shared', 'fixtures', 'registry-go.json');
+  return resolve(repoRoot(), 'test', 'fixtures', 'registry-go.json');
 }
 
 /** Reads and shape-checks the fixture file. */

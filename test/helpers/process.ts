@@ -130,6 +130,7 @@ export async function waitForHttpOk(url: string, timeoutMs: number, died?: Promi
   void died?.then(() => {
     dead = true;
   });
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- set when the process exits, during the awaits
   while (!dead) {
     try {
       const res = await httpRequest(url, { timeoutMs: 1000 });
@@ -174,8 +175,8 @@ export async function startChild(opts: ChildOptions): Promise<Child> {
     spawnError = err;
   });
   for (const stream of [child.stdout, child.stderr]) {
-    stream?.setEncoding('utf8');
-    stream?.on('data', (chunk: string) => tail.push(chunk));
+    stream.setEncoding('utf8');
+    stream.on('data', (chunk: string) => tail.push(chunk));
   }
   let exitInfo: ExitInfo | undefined;
   const exited = watchExit(child).then((e) => {

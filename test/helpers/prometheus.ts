@@ -64,7 +64,7 @@ export interface VectorSample {
 export type QueryData =
   | { readonly resultType: 'vector'; readonly result: readonly VectorSample[] }
   | { readonly resultType: 'scalar' | 'string'; readonly result: readonly [number, string] }
-  | { readonly resultType: 'matrix'; readonly result: ReadonlyArray<{ metric: Record<string, string>; values: Array<[number, string]> }> };
+  | { readonly resultType: 'matrix'; readonly result: readonly { metric: Record<string, string>; values: [number, string][] }[] };
 
 /** The HTTP API calls the tests use. */
 export interface PrometheusApi {

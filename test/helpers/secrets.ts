@@ -1,7 +1,7 @@
 /**
  * Secrets the tests plant, a scanner that finds them (or pieces of them) in
  * anything the server produced, and etcd users and roles with those
- * passwords (issue #6, "Security"). Every planted secret is random-looking,
+ * passwords (security). Every planted secret is random-looking,
  * so that no 8-character piece of one is a word a log line could hold
  * ("etcd-registrant-pw" matched "registration"); the fixtures' `pw`
  * (akash's password) is too short to scan for and is left out on purpose.

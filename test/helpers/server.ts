@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { loadServeConfig } from '../../src/config/serve.js';
+import { errorMessage } from '../../src/errors.js';
 import { createLogger, type Logger } from '../../src/log.js';
 import { startServer, type RunningServer } from '../../src/server.js';
 import type { CleanupContext } from './etcd.js';
@@ -80,15 +81,15 @@ export async function eventually<T>(what: string, check: () => Promise<T | undef
       lastError = err;
     }
     if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError === undefined ? '' : `: ${errorMessage(lastError)}`}`);
     }
     await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
 
 /** Fetches `/v1/targets` (or a sub-path) and parses it. */
-export async function targets(server: { url: string }, path = '/v1/targets'): Promise<{ revision: number; etag: string; groups: Array<{ targets: string[]; labels: Record<string, string> }> }> {
+export async function targets(server: { url: string }, path = '/v1/targets'): Promise<{ revision: number; etag: string; groups: { targets: string[]; labels: Record<string, string> }[] }> {
   const res = await httpGet(`${server.url}${path}`);
   if (res.status !== 200) throw new Error(`${path}: status ${res.status}: ${res.text}`);
-  return { revision: Number(res.headers['x-etcd-revision']), etag: String(res.headers['etag']), groups: JSON.parse(res.text) };
+  return { revision: Number(res.headers['x-etcd-revision']), etag: String(res.headers['etag']), groups: JSON.parse(res.text) as { targets: string[]; labels: Record<string, string> }[] };
 }

@@ -37,9 +37,8 @@ function parse(block: string): SseMessage | undefined {
 export function openSse(url: string, headers: Record<string, string> = {}): Promise<SseStream> {
   return new Promise((resolve, reject) => {
     const messages: SseMessage[] = [];
-    const waiters: Array<() => void> = [];
-    let req: ClientRequest | undefined;
-    req = request(url, { headers: { accept: 'text/event-stream', ...headers } }, (res) => {
+    const waiters: (() => void)[] = [];
+    const req: ClientRequest = request(url, { headers: { accept: 'text/event-stream', ...headers } }, (res) => {
       let buffer = '';
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => {
@@ -67,7 +66,7 @@ export function openSse(url: string, headers: Record<string, string> = {}): Prom
           };
           check();
         }),
-        close: () => req?.destroy(),
+        close: () => req.destroy(),
       });
     });
     req.on('error', reject);

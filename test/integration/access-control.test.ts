@@ -1,4 +1,4 @@
-// Access control of the HTTP routes (issue #4) against a real etcd loaded with the fixtures.
+// Access control of the HTTP routes against a real etcd loaded with the fixtures.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -65,7 +65,7 @@ test('every protected route refuses missing or wrong credentials with 401 and ac
   const server = await useTestServer(t, etcd.endpoint, { args: await authArgs(await tempDir(t), { protectMetrics: true }) });
   await server.mirror.whenReady();
 
-  const wrong: Array<[string, string | undefined]> = [
+  const wrong: [string, string | undefined][] = [
     ['no Authorization', undefined],
     ['wrong bearer token', bearer('sd-token-Q7rT3')],
     ['admin token on an SD route', bearer(ADMIN_TOKEN)],
@@ -81,7 +81,7 @@ test('every protected route refuses missing or wrong credentials with 401 and ac
       const res = await httpGet(`${server.url}${path}`, header === undefined ? {} : { authorization: header });
       assertRefused(res, `${path}: ${what}`, [BEARER_CHALLENGE, BASIC_CHALLENGE]);
     }
-    // A bare token is what Prometheus 2.42's http_sd sends without `authorization.type` (prometheus/docs#2377).
+    // A bare token is what Prometheus 2.42's http_sd sends without `authorization.type` (https://github.com/prometheus/docs/issues/2377).
     for (const header of [bearer(SD_TOKEN), `bearer ${SD_TOKEN}`, SD_TOKEN, basic(BASIC_USER, BASIC_PASSWORD)]) {
       const res = await httpGet(`${server.url}${path}`, { authorization: header });
       assert.equal(res.status, 200, `${path} with ${header.split(' ')[0]}`);

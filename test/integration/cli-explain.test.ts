@@ -20,7 +20,7 @@ test('explain GROUP [NODE] tells the label, address and skip reasons from etcd, 
   assert.match(all.stdout, /node noport_x .*: NOT served: invalid_port/);
   const one = await runCli(t, ['explain', 'web', 'web-1_node_exporter', '--json', ...conn]);
   assert.equal(one.code, 0, one.stderr);
-  const x = JSON.parse(one.stdout) as { served: boolean; labels: Array<{ name: string; action: string; to?: string }> };
+  const x = JSON.parse(one.stdout) as { served: boolean; labels: { name: string; action: string; to?: string }[] };
   assert.equal(x.served, true);
   assert.deepEqual(x.labels.find((l) => l.name === 'app.kubernetes.io/name'), { source: 'node', name: 'app.kubernetes.io/name', action: 'renamed', to: 'app_kubernetes_io_name', rule: 'characters outside [a-zA-Z0-9_] become "_"' });
   assert.equal(x.labels.find((l) => l.name === '__scheme__')?.action, 'dropped');

@@ -39,12 +39,12 @@ test('console, explanations and events: content, access control, no secret, resu
 
   const nodes = (await get('/v1/nodes?exporter_type=metrics')).json();
   assert.equal(nodes['total'], 1);
-  assert.deepEqual((nodes['nodes'] as Array<Record<string, string>>).map((n) => [n['group'], n['id'], n['address']]), [['akash', 'abc', 'abc.ingress.example.net:31080']]);
+  assert.deepEqual((nodes['nodes'] as Record<string, string>[]).map((n) => [n['group'], n['id'], n['address']]), [['akash', 'abc', 'abc.ingress.example.net:31080']]);
   assert.equal((await get('/v1/nodes?per_page=501')).status, 400, 'page size is bounded');
   assert.equal((await get('/v1/nodes?address=127.0.0.1:9101')).json()['total'], 1);
 
   const invalid = (await get('/v1/invalid')).json();
-  assert.deepEqual((invalid['documents'] as Array<Record<string, string>>).map((d) => [d['key'], d['reason']]), [
+  assert.deepEqual((invalid['documents'] as Record<string, string>[]).map((d) => [d['key'], d['reason']]), [
     [`${PREFIX}/akash/nodes/broken`, 'invalid_json'], [`${PREFIX}/akash/nodes/noport_x`, 'invalid_port'],
   ]);
 

@@ -30,10 +30,10 @@ async function baseOptions(t: TestContext): Promise<EmbeddedEtcdOptions> {
   return { binary: ETCD_BIN, dataDir: join(dir, 'nested', 'data'), clientPort, peerPort, readyTimeoutMs: 15_000 };
 }
 
-/** Starts embedded etcd and registers its stop() before anything can fail. */
+/** Starts embedded etcd and registers its close() before anything can fail. */
 async function start(t: TestContext, opts: EmbeddedEtcdOptions): Promise<EmbeddedEtcd> {
   const etcd = await startEmbeddedEtcd(opts);
-  t.after(() => etcd.stop());
+  t.after(() => etcd.close());
   return etcd;
 }
 
@@ -70,8 +70,8 @@ test('embedded etcd starts on loopback, serves put/get and stops cleanly', async
 
   const exits: EmbeddedEtcdExit[] = [];
   etcd.on('exit', (info) => exits.push(info));
-  await etcd.stop();
-  await etcd.stop(); // idempotent
+  await etcd.close();
+  await etcd.close(); // idempotent
   assert.equal(etcd.pid, undefined);
   assert.equal(processAlive(pid), false, 'etcd process is gone');
   assert.equal(await isPortFree(opts.clientPort), true, 'client port released');
@@ -170,7 +170,7 @@ test('supervision: a SIGKILLed etcd is restarted on the same data dir', async (t
   assert.equal(await after.get('/embedded/survives').string(), 'yes');
   after.close();
 
-  await etcd.stop();
+  await etcd.close();
   assert.equal(processAlive(info.pid), false);
 });
 

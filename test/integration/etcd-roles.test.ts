@@ -1,4 +1,4 @@
-// Minimal etcd roles (issue #6, "Security"; docs/security.md): the server
+// Minimal etcd roles (security; docs/security.md): the server
 // needs only read on the prefix; a registrant only write on its group; only
 // empty-group cleanup needs more. Each is tested with etcd auth on.
 import { test } from 'node:test';

@@ -1,4 +1,4 @@
-// Two replicas against one etcd (issue #6, "HA"): at the same revision they
+// Two replicas against one etcd (high availability): at the same revision they
 // serve byte-identical bodies with the same ETag, however each got there
 // (watch events, or a first listing), so a load balancer can mix them.
 import { test } from 'node:test';
@@ -157,7 +157,7 @@ test('two replicas serve byte-identical bodies and ETags at the same revision, p
 
   // A heartbeat moves the revision but not the content: the same ETag on both.
   const before = String((await httpGet(`${a.url}/v1/targets`)).headers['etag']);
-  await client.put(`${P}/web/nodes/web-1_node_exporter`).value(JSON.parse(JSON.stringify(loadFixtureFile().entries.find((e) => e.key === `${P}/web/nodes/web-1_node_exporter`)!.value)).replace('10:00:05', '10:00:20'));
+  await client.put(`${P}/web/nodes/web-1_node_exporter`).value((JSON.parse(JSON.stringify(loadFixtureFile().entries.find((e) => e.key === `${P}/web/nodes/web-1_node_exporter`)!.value)) as string).replace('10:00:05', '10:00:20'));
   const after = await sameRevision([a, b], await etcd.revision());
   assertIdentical(after, 'after a heartbeat');
   assert.equal(after[0]!.responses.get('/v1/targets')!.headers['etag'], before);

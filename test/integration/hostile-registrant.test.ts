@@ -1,4 +1,4 @@
-// A hostile registrant (issue #6): it may write anything, but only under its
+// A hostile registrant: it may write anything, but only under its
 // own group (`/services/web/` and the key `/services/web`, what its etcd role
 // allows). It must never redirect a scrape through reserved labels, appear as
 // another group, or replace, hide or relabel another group's targets.
@@ -32,7 +32,7 @@ function attacker(client: Etcd3): { put(key: string, value: string): Promise<voi
   };
 }
 
-type Item = { targets: string[]; labels: Record<string, string> };
+interface Item { targets: string[]; labels: Record<string, string> }
 
 function checkServed(items: readonly Item[]): void {
   for (const item of items) {
@@ -54,7 +54,7 @@ const spoofLabels = {
 };
 
 /** Every attack, in order; each is a list of writes. */
-function attacks(evil: ReturnType<typeof attacker>): Array<[string, () => Promise<void>]> {
+function attacks(evil: ReturnType<typeof attacker>): [string, () => Promise<void>][] {
   const nodeKey = (n: string): string => `${P}/${OWN_GROUP}/nodes/${n}`;
   const doc = (fields: Record<string, unknown>): string => JSON.stringify({ id: 'w-evil', exporter_type: 'node_exporter', port: 9100, metrics_path: '/metrics', labels: {}, status: 'healthy', last_seen: '2025-03-01T10:00:05.987654321Z', ...fields });
   return [
@@ -95,12 +95,12 @@ test('a registrant writing only under its own group cannot redirect scrapes nor 
   const server = await useTestServer(t, etcd.endpoint);
   await server.mirror.whenReady();
   await waitForConvergence(server, client, P, 45_000);
-  const groups = (JSON.parse((await httpGet(`${server.url}/v1/groups`)).text) as Array<{ name: string }>).map((g) => g.name);
+  const groups = (JSON.parse((await httpGet(`${server.url}/v1/groups`)).text) as { name: string }[]).map((g) => g.name);
   const others = groups.filter((g) => g !== OWN_GROUP);
   assert.ok(others.includes('web-canary') && others.includes('db'));
   const baseline = new Map<string, string>();
   for (const g of others) baseline.set(g, (await httpGet(`${server.url}/v1/targets/${g}`)).text);
-  const groupsBaseline = (JSON.parse((await httpGet(`${server.url}/v1/groups`)).text) as Array<{ name: string }>).filter((g) => g.name !== OWN_GROUP);
+  const groupsBaseline = (JSON.parse((await httpGet(`${server.url}/v1/groups`)).text) as { name: string }[]).filter((g) => g.name !== OWN_GROUP);
 
   for (const [name, attack] of attacks(attacker(client))) {
     await attack();
@@ -115,7 +115,7 @@ test('a registrant writing only under its own group cannot redirect scrapes nor 
       assert.notEqual(item.targets[0], '169.254.169.254:80', `${name}: no reserved label redirects a scrape`);
     }
     for (const g of others) assert.equal((await httpGet(`${server.url}/v1/targets/${g}`)).text, baseline.get(g), `${name}: group ${g} unchanged`);
-    const nowGroups = (JSON.parse((await httpGet(`${server.url}/v1/groups`)).text) as Array<{ name: string }>).filter((g) => g.name !== OWN_GROUP);
+    const nowGroups = (JSON.parse((await httpGet(`${server.url}/v1/groups`)).text) as { name: string }[]).filter((g) => g.name !== OWN_GROUP);
     assert.deepEqual(nowGroups, groupsBaseline, `${name}: /v1/groups unchanged for other groups`);
     // /metrics stays well-formed: no injected sample for another group.
     const metrics = (await httpGet(`${server.url}/metrics`)).text;

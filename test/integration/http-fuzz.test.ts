@@ -1,4 +1,4 @@
-// HTTP fuzz against a live server (issue #6, "Hostile input"): random methods,
+// HTTP fuzz against a live server (hostile input): random methods,
 // paths, query strings, headers, oversized URLs and bodies, and malformed raw
 // requests. No 5xx except the documented 503 before the first load, no
 // crash (/healthz keeps answering), and memory stays bounded.

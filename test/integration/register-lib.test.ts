@@ -94,7 +94,7 @@ test('update changes labels and status in place; close deletes the keys and revo
   assert.deepEqual(after.map((k) => k.key), before.map((k) => k.key), 'same keys, no second key');
   const w1 = after.find((k) => k.key === node.key);
   assert.equal(w1?.lease, client.leaseId);
-  assert.deepEqual(JSON.parse(w1?.value ?? '{}').labels, { ingress_host: '127.0.0.1', rack: 'r1' });
+  assert.deepEqual((JSON.parse(w1?.value ?? '{}') as { labels?: unknown }).labels, { ingress_host: '127.0.0.1', rack: 'r1' });
   await eventually('maintenance served', async () => {
     const g = (await targets(server)).groups.find((x) => x.targets[0] === '127.0.0.1:9100');
     return g?.labels['__meta_etcd_node_status'] === 'maintenance' && g.labels['rack'] === 'r1' ? true : undefined;
@@ -131,7 +131,7 @@ test('bad nodes are refused before anything is written, naming the field', async
     [{ host: 'h', address: 'h:1' }, 'address'],
   ];
   for (const [change, field] of cases) {
-    await assert.rejects(client.register({ ...base, ...change } as never), (err: unknown) => err instanceof InvalidArgumentError && err.field === field, field);
+    await assert.rejects(client.register({ ...base, ...change }), (err: unknown) => err instanceof InvalidArgumentError && err.field === field, field);
   }
   assert.throws(() => new RegistryClient({ endpoints: [etcd.endpoint], ttlSeconds: 0.5 }), (err: unknown) => err instanceof InvalidArgumentError && err.field === 'ttlSeconds');
   assert.deepEqual(await keysUnder(etcd.client(), '/services'), []);

@@ -86,7 +86,7 @@ test(`etcd down ${2 * TTL} s (TTL ${TTL} s), restarted on the same data dir: eve
   t.diagnostic(`nodes back under a new lease ${backMs} ms after etcd answered; restored event ${restored ? restored.at - upAt : 'missing'} ms, downMs ${restored?.e.downMs}`);
   assert.ok(backMs < TTL * 1000, 'back within one TTL');
   assert.equal(restored?.e.nodes, NODES.length);
-  assert.equal(restored?.e.previousLeaseId, firstLease);
+  assert.equal(restored.e.previousLeaseId, firstLease);
 
   // Stays registered (renewed), once per node, and the old lease is gone.
   await new Promise((r) => setTimeout(r, 2 * TTL * 1000));

@@ -18,7 +18,7 @@ async function tempDir(t: TestContext): Promise<string> {
   return dir;
 }
 
-interface Doc { scrape_configs: Array<{ job_name: string; http_sd_configs: Array<{ url: string }>; basic_auth?: unknown }> }
+interface Doc { scrape_configs: { job_name: string; http_sd_configs: { url: string }[]; basic_auth?: unknown }[] }
 
 test('/v1/scrape-configs?shard=I&shards=N and `scrape-configs --shards N`: the same jobs, each reading shard I', async (t) => {
   const etcd = await useTestEtcd(t);

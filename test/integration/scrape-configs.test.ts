@@ -1,4 +1,4 @@
-// Generated Prometheus scrape configs (issue #4): the HTTP route and the CLI, checked with promtool.
+// Generated Prometheus scrape configs: the HTTP route and the CLI, checked with promtool.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
@@ -126,7 +126,7 @@ test('the scrape-configs command prints the same document, or writes it and the 
 });
 
 // Group names are [A-Za-z0-9_-]; usernames and passwords are anything.
-const NASTY: Array<[string, string, string]> = [
+const NASTY: [string, string, string][] = [
   ['on', 'no', 'x: y'], ['no', 'yes', '#'], ['123', 'null', 'on'], ['yes', '~', '- a'], ['null', 'off', "it's \"q\""],
   ['y', '0x10', ' lead and trail '], ['true', '1:20', '{a: b}'], ['0x10', '[x]', '&anchor'], ['1e3', 'y', '*alias'], ['NO', '@at', '%x'],
 ];
@@ -140,7 +140,7 @@ test('names and passwords YAML 1.1 would misread pass promtool and read back unc
   const r = await runCli(t, ['scrape-configs', '--etcd-endpoints', etcd.endpoint, ...(await tokenArgs(dir)).sd]);
   assert.equal(r.code, 0, r.stderr);
   await assertPromtoolAccepts(dir, r.stdout);
-  const doc = parse(r.stdout, { version: '1.1' }) as { scrape_configs: Array<{ job_name: unknown; basic_auth: { username: unknown; password: unknown } }> };
+  const doc = parse(r.stdout, { version: '1.1' }) as { scrape_configs: { job_name: unknown; basic_auth: { username: unknown; password: unknown } }[] };
   const byName = new Map(doc.scrape_configs.map((j) => [j.job_name, j]));
   for (const [group, username, password] of NASTY) {
     const j = byName.get(group);

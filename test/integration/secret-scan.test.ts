@@ -1,4 +1,4 @@
-// Secret scan (issue #6, "Security"): a server with etcd auth on (its password
+// Secret scan (security): a server with etcd auth on (its password
 // from a file), SD and admin tokens, and groups with distinctive passwords;
 // every route is exercised and every response (status, headers, body, gzip
 // unpacked), metric and log line is scanned: no secret, nor any piece of one.
@@ -90,7 +90,7 @@ test('no response body, header, metric or log line ever holds a group password, 
   await root.delete().key(`${P}/second`);
   await eventually('the watch applied the changes', async () => {
     const res = await httpGet(`${server.url}/v1/groups`, auth);
-    const second = (JSON.parse(res.text) as Array<{ name: string; common_labels: object }>).find((g) => g.name === 'second');
+    const second = (JSON.parse(res.text) as { name: string; common_labels: object }[]).find((g) => g.name === 'second');
     return second !== undefined && Object.keys(second.common_labels).length === 0 && lines.some((l) => l.includes('brokenwatch')) ? true : undefined;
   }, 30_000);
   assert.ok(lines.some((l) => l.includes('brokenwatch') && l.includes('invalid document skipped')), 'the broken document was logged');

@@ -61,7 +61,7 @@ export async function goJson<T>(args: readonly string[], opts: { env?: Record<st
 export interface GoProcess {
   readonly child: ChildProcess;
   /** Every JSON line printed so far. */
-  readonly lines: () => Array<Record<string, unknown>>;
+  readonly lines: () => Record<string, unknown>[];
   /** Closes stdin (the Go side's context is cancelled) and resolves with the exit code. */
   stop(): Promise<number | string>;
 }
@@ -80,7 +80,7 @@ export async function goStart(t: CleanupContext, args: readonly string[], env: R
       await exited;
     }
   });
-  const lines = (): Array<Record<string, unknown>> =>
+  const lines = (): Record<string, unknown>[] =>
     out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
   void exited.then((code) => {
     if (code !== 0 && process.env['TEST_LOG'] === '1') process.stderr.write(`interop ${args[0] ?? ''} exited ${String(code)}: ${err}\n`);

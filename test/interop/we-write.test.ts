@@ -90,13 +90,13 @@ test('Configure on either side keeps what the other needs', async (t) => {
   await client.configureGroup('theirs', { setLabels: { region: 'eu' } });
   const read = (await goJson<GoGroupRead[]>(['read-all', ...conn])).find((g) => g.name === 'theirs')!;
   assert.equal(read.group_error, undefined);
-  assert.deepEqual(read.group?.spec, { username: '', password: 'pw', common_labels: { exporter_type: 'node_exporter', region: 'eu' } });
-  assert.equal(read.group?.created, before.group?.created, 'created kept');
+  assert.deepEqual(read.group.spec, { username: '', password: 'pw', common_labels: { exporter_type: 'node_exporter', region: 'eu' } });
+  assert.equal(read.group.created, before.group.created, 'created kept');
   assert.equal(read.group?.name, 'theirs');
 });
 
 // [document, whether we differ from Go on purpose]
-const NODE_DOCS: Array<[string, boolean]> = [
+const NODE_DOCS: [string, boolean][] = [
   ['{"id":"a","exporter_type":"x","port":9100,"metrics_path":"/m","labels":{"k":"v"},"status":"healthy","last_seen":"2026-12-01T14:44:25.87494476-05:00"}', false],
   ['{"ID":"a","Exporter_Type":"x","PORT":9100}', false],
   ['{"id":"a","exporter_type":"x","port":9100.0}', false],
@@ -122,7 +122,7 @@ const NODE_DOCS: Array<[string, boolean]> = [
   ['{"id":"a","port":1}', true],
   ['null', true],
 ];
-const GROUP_DOCS: Array<[string, boolean]> = [
+const GROUP_DOCS: [string, boolean][] = [
   ['{"name":"g","spec":{"username":"","password":"pw","common_labels":{"a":"b"}},"created":"2026-12-01T14:44:25.864722776-05:00"}', false],
   ['{"Name":"g","SPEC":{"UserName":"u","Password":"p"}}', false],
   ['{"spec":{"common_labels":{"a":2}}}', false],
@@ -136,7 +136,7 @@ const GROUP_DOCS: Array<[string, boolean]> = [
 
 test('Go\'s decoder and ours accept and refuse the same documents, but for the named differences', async () => {
   for (const [kind, docs, parse] of [['node', NODE_DOCS, parseNodeDocument], ['group', GROUP_DOCS, parseGroupDocument]] as const) {
-    const go = await goJson<Array<{ ok: boolean; error?: string }>>(['decode', '-kind', kind], { stdin: JSON.stringify(docs.map(([d]) => d)) });
+    const go = await goJson<{ ok: boolean; error?: string }[]>(['decode', '-kind', kind], { stdin: JSON.stringify(docs.map(([d]) => d)) });
     docs.forEach(([doc, differs], i) => {
       const ours = parse(doc).ok;
       if (differs) assert.notEqual(ours, go[i]!.ok, `${kind} ${doc}: a named difference`);

@@ -1,4 +1,4 @@
-// Issue #6: etcd with auth on and a 2 s token TTL. The server's watch must survive token expiry: while idle,
+// Etcd with auth on and a 2 s token TTL. The server's watch must survive token expiry: while idle,
 // after a dropped connection (the watch is re-created with an expired token), and after an etcd restart
 // (every simple token forgotten). Both token kinds: simple (TTL of inactivity) and JWT (fixed 2 s lifetime).
 import { test } from 'node:test';
@@ -122,7 +122,7 @@ function watchOutcome(src: EtcdSource, ms: number, onEvent: () => void = () => u
   return { outcome: outcome.finally(() => clearTimeout(timer)), handle };
 }
 
-// The mechanism behind the spec line "re-creating the watcher on the same namespace then hung forever":
+// The mechanism behind an etcd3 1.1.2 quirk, "re-creating the watcher on the same namespace then hung forever":
 // etcd3 1.1.2 leaves its attach queue stuck after a refused create. EtcdSource must not wedge.
 test('a watch refused for an expired token does not wedge the next watch on the same source', { timeout: 60_000 }, async (t) => {
   const etcd = await useTestEtcd(t, { extraArgs: ['--auth-token=simple', `--auth-token-ttl=${TOKEN_TTL_S}`] });

@@ -1,4 +1,4 @@
-// Issue #6: a 3-member etcd cluster on loopback. Kill the member the server watches through, then the leader:
+// A 3-member etcd cluster on loopback. Kill the member the server watches through, then the leader:
 // the server carries on through the others, stays ready, and serves every write made during the failover.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -132,7 +132,7 @@ test('3-member cluster: killing the watched member and then the leader leaves no
   w.stop = true;
   await checker;
 
-  const served = JSON.parse(final.body) as Array<{ targets: string[] }>;
+  const served = JSON.parse(final.body) as { targets: string[] }[];
   const servedIds = new Set(served.flatMap((g) => g.targets));
   const missing = [...acked.keys()].filter((i) => !servedIds.has(`w${i}:9100`));
   t.diagnostic(`writes acknowledged ${acked.size}, served ${acked.size - missing.length}; readiness failures ${w.notReady}; checkpoints ${w.checkpoints}, mismatches ${w.mismatches}, regressions ${w.regressions}`);

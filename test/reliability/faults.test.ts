@@ -1,4 +1,4 @@
-// Issue #6, the headline test: a seeded randomized workload under injected faults, short form (the soak runs it long).
+// The headline reliability test: a seeded randomized workload under injected faults, short form (the soak runs it long).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createEtcdClient } from '../../src/etcd/client.js';

@@ -1,4 +1,4 @@
-// Issue #6: etcd over TLS with client certificates (made here with openssl). The server and the register
+// Etcd over TLS with client certificates (made here with openssl). The server and the register
 // CLI both work; a wrong CA fails with a message that names the certificate problem.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

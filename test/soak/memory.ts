@@ -1,5 +1,5 @@
 /**
- * Memory soak (issue #6, "HA"): a server process mirrors `nodes` nodes that
+ * Memory soak (high availability): a server process mirrors `nodes` nodes that
  * heartbeat every 15 s as the Go library does (TTL 30 s, re-put at TTL/2),
  * with a little churn, while clients request it at a bounded rate; its
  * resident memory is sampled every 10 s. Resident memory must stay flat.
@@ -152,7 +152,7 @@ async function clients(port: number, layout: Layout, counters: Counters, deadlin
   const pending = new Set<Promise<void>>();
   for (let i = 0; Date.now() < deadline; i++) {
     const g = groupName(i % layout.groups);
-    const menu: Array<[string, Record<string, string>]> = [
+    const menu: [string, Record<string, string>][] = [
       ['/v1/targets', { accept: 'application/json', 'x-prometheus-refresh-interval-seconds': '30' }],
       ['/v1/targets', { 'accept-encoding': 'gzip' }],
       ['/v1/targets', { 'if-none-match': counters.etag }],

@@ -90,7 +90,7 @@ export function parseSoakArgs(argv: readonly string[]): Map<string, string> {
 
 const USAGE = `Usage: npm run soak -- [--seconds 600] [--seed N] [--parts fault,memory] [--nodes 10000]
 
-  --seconds N   length of each part (the memory soak of issue #6 is meant for 1800)
+  --seconds N   length of each part (the memory soak is meant for 1800)
   --seed N      seed of the fault run (printed, to repeat a run)
   --parts LIST  which parts, in order: fault (consistency under faults), memory (RSS at 10,000 nodes)
   --nodes N     nodes of the memory soak
@@ -117,7 +117,7 @@ async function main(): Promise<number> {
     void cleanup.run().finally(() => process.exit(130));
   };
   process.once('SIGINT', interrupted).once('SIGTERM', interrupted);
-  const reports: Array<{ part: string } & SoakReport> = [];
+  const reports: ({ part: string } & SoakReport)[] = [];
   try {
     for (const part of parts) {
       log(`part ${part.name}: start`);

@@ -1,4 +1,4 @@
-// Access control (issue #4): header parsing, constant-time checks, and the settings behind them.
+// Access control: header parsing, constant-time checks, and the settings behind them.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadServeConfig } from '../../src/config/serve.js';
@@ -80,7 +80,7 @@ test('auth settings: secrets read from files once, trailing newline dropped', ()
   assert.equal(none.tls, undefined);
   const c = loadServeConfig(['--auth-bearer-token-file', 'token', '--auth-basic-username', 'prom', '--auth-basic-password-file', 'pw', '--auth-protect-metrics'], {}, read);
   assert.deepEqual(c.auth, { bearerToken: 'sd-token-123', basic: { username: 'prom', password: 'hunter2' }, protectMetrics: true });
-  assert.ok(Object.isFrozen(c.auth?.basic));
+  assert.ok(Object.isFrozen(c.auth.basic));
   const yml = loadServeConfig(['--config', 'c.yml'], {}, (p) => (p === 'c.yml' ? Buffer.from('auth:\n  bearer_token_file: token\n  protect_metrics: false\n') : read(p)));
   assert.deepEqual(yml.auth, { bearerToken: 'sd-token-123', protectMetrics: false });
   const env = loadServeConfig([], { ETCD_HTTP_SD_AUTH_BASIC_USERNAME: 'u', ETCD_HTTP_SD_AUTH_BASIC_PASSWORD_FILE: 'pw' }, read);

@@ -95,8 +95,8 @@ test('a complete YAML file', () => {
   assert.equal(c.etcd.password, 'hunter2');
   assert.equal(c.etcd.callTimeoutMs, 90_000);
   assert.equal(c.etcd.tls?.ca?.toString(), 'CA');
-  assert.equal(c.etcd.tls?.cert?.toString(), 'CERT');
-  assert.equal(c.etcd.tls?.key?.toString(), 'KEY');
+  assert.equal(c.etcd.tls.cert?.toString(), 'CERT');
+  assert.equal(c.etcd.tls.key?.toString(), 'KEY');
   assert.deepEqual(c.embeddedEtcd, { binary: '/opt/etcd', dataDir: '/var/etcd', clientPort: 3379, peerPort: 3380 });
   assert.equal(c.cacheMaxBytes, 1024);
 });
@@ -155,7 +155,7 @@ test('endpoints: list flag, env, YAML list or comma string; validated', () => {
 test('prefix: normalised and validated, with the file position in errors', () => {
   assert.equal(load(['--etcd-prefix', '/a/b/']).etcd.prefix, '/a/b');
   // Every base path the Go library can use, cleaned as its path.Join cleans it.
-  const cleaned: Array<[string, string]> = [
+  const cleaned: [string, string][] = [
     ['services', 'services'], ['/services/', '/services'], ['//services', '/services'], ['/a//b/./c/../d/', '/a/b/d'],
     ['services/', 'services'], ['/', ''], ['/..', ''], ['../x', '../x'],
   ];
@@ -191,8 +191,8 @@ test('there is no --etcd-password flag', () => {
       (err: unknown) =>
         err instanceof UsageError &&
         err.flag === '--etcd-password' &&
-        /--etcd-password-file/.test(err.message) &&
-        /ETCD_HTTP_SD_ETCD_PASSWORD/.test(err.message) &&
+        err.message.includes('--etcd-password-file') &&
+        err.message.includes('ETCD_HTTP_SD_ETCD_PASSWORD') &&
         !err.message.includes('hunter2'),
     );
   }

@@ -12,7 +12,7 @@ class FakeSource implements RegistrySource {
   kvs: KeyValue[] = [];
   revision = 10;
   compactedBelow = 0;
-  watches: Array<{ from: number; sink: WatchSink; cancelled: boolean }> = [];
+  watches: { from: number; sink: WatchSink; cancelled: boolean }[] = [];
   lists = 0;
 
   async list(onPage: (kvs: readonly KeyValue[]) => void): Promise<number> {
@@ -32,7 +32,9 @@ class FakeSource implements RegistrySource {
   async isCompacted(revision: number): Promise<boolean> {
     return revision < this.compactedBelow;
   }
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    // nothing to release
+  }
   get last(): { from: number; sink: WatchSink; cancelled: boolean } {
     return this.watches[this.watches.length - 1]!;
   }
@@ -41,7 +43,9 @@ class FakeSource implements RegistrySource {
 function recorder(): MirrorMetrics & { reloads: ReloadReason[]; puts: number } {
   const r = { reloads: [] as ReloadReason[], puts: 0 };
   return Object.assign(r, {
-    eventsApplied: (type: 'put' | 'delete', n: number) => void (type === 'put' && (r.puts += n)),
+    eventsApplied: (type: 'put' | 'delete', n: number) => {
+      if (type === 'put') r.puts += n;
+    },
     invalidDocument: () => undefined,
     reload: (reason: ReloadReason) => void r.reloads.push(reason),
   });
@@ -75,7 +79,7 @@ test('watches from the listing revision + 1; a replay after a resume is not appl
   assert.ok(src.watches[0]!.cancelled, 'the broken watcher is cancelled');
   src.last.sink.onData([put('c', 12, 1), put('d', 13)], 13);
   assert.equal(metrics.puts, 3, 'the replayed event at revision 12 was skipped');
-  const targets = JSON.parse(m.content()!.body) as Array<{ targets: string[] }>;
+  const targets = JSON.parse(m.content()!.body) as { targets: string[] }[];
   assert.deepEqual(targets.map((x) => x.targets[0]), ['a:9100', 'b:9100', 'c:9100', 'd:9100']);
 });
 
@@ -103,7 +107,7 @@ test('a watch error reloads: "compacted" when the resume revision is gone, else 
   assert.deepEqual(metrics.reloads, ['initial', 'compacted']);
   await until('re-watch', () => src.watches.length === 2);
   assert.equal(src.last.from, 31);
-  assert.deepEqual((JSON.parse(m.content()!.body) as Array<{ targets: string[] }>).map((x) => x.targets[0]), ['z:9100'], 'the new state replaced the old one whole');
+  assert.deepEqual((JSON.parse(m.content()!.body) as { targets: string[] }[]).map((x) => x.targets[0]), ['z:9100'], 'the new state replaced the old one whole');
   src.last.sink.onError(new Error('permission denied'));
   await until('second reload', () => metrics.reloads.length === 3);
   assert.equal(metrics.reloads[2], 'watch_error');
@@ -113,4 +117,12 @@ test('close() ends the loop and cancels the watch', async (t) => {
   const { src, m } = await started(t);
   await m.close();
   assert.ok(src.last.cancelled);
+});
+
+test('whenReady() rejects with CLOSED when the mirror closes before its first load, waiting or not', async () => {
+  const m = new Mirror({ source: new FakeSource(), prefix: '/s', logger: nullLogger, metrics: recorder(), backoffInitialMs: 1, backoffMaxMs: 5, probeIntervalMs: 10_000 });
+  const waiting = m.whenReady();
+  await m.close();
+  await assert.rejects(waiting, { code: 'CLOSED' });
+  await assert.rejects(m.whenReady(), { code: 'CLOSED' });
 });

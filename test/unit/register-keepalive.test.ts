@@ -1,10 +1,11 @@
 // The lease keeper against a fake etcd lease API: when a lease counts as
 // lost, how it is replaced, and that nothing runs after close().
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import type { Etcd3 } from 'etcd3';
 import { LeaseKeeper } from '../../src/register/keepalive.js';
+import { LeaseExpiredError } from '../../src/register/errors.js';
 import type { LostEvent, RestoredEvent } from '../../src/register/events.js';
 
 /** A fake of `client.leaseClient`: `mode` says whether etcd answers; leases in `gone` answer TTL 0. */
@@ -46,7 +47,9 @@ class FakeLeases {
   }
 }
 
-function keeper(t: { after(fn: () => unknown): void }, fake: FakeLeases, restore: (id: string) => Promise<number> = async () => 2): { k: LeaseKeeper; lost: LostEvent[]; restored: RestoredEvent[]; errors: Error[] } {
+/** A keeper on mocked timers and clock: the test moves time with {@link advance}. */
+function keeper(t: TestContext, fake: FakeLeases, restore: (id: string) => Promise<number> = async () => 2): { k: LeaseKeeper; lost: LostEvent[]; restored: RestoredEvent[]; errors: Error[] } {
+  t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
   const client = fake.client();
   const k = new LeaseKeeper({ client: () => client, ttlSeconds: 1, callTimeoutMs: 500, checkIntervalMs: 50, retryIntervalMs: 50, restore, countNodes: () => 2 });
   t.after(() => k.close(false));
@@ -59,13 +62,23 @@ function keeper(t: { after(fn: () => unknown): void }, fake: FakeLeases, restore
   return { k, lost, restored, errors };
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/**
+ * Moves the mocked clock `ms` forward in 10 ms steps; at each, the promise
+ * chains the timers started run to their end, and so do the fake's replies
+ * (real setImmediate, not mocked).
+ */
+async function advance(t: TestContext, ms: number): Promise<void> {
+  for (let moved = 0; moved < ms; moved += 10) {
+    t.mock.timers.tick(10);
+    for (let i = 0; i < 4; i++) await new Promise((r) => setImmediate(r));
+  }
+}
 
 test('renews every interval and stays alive', async (t) => {
   const fake = new FakeLeases();
   const { k, lost } = keeper(t, fake);
   assert.equal(await k.acquire(), '1');
-  await sleep(300);
+  await advance(t, 300);
   assert.ok(fake.keepAlives >= 4, `keep-alives: ${fake.keepAlives}`);
   assert.equal(k.state, 'alive');
   assert.equal(lost.length, 0);
@@ -83,12 +96,14 @@ test('TTL 0 (revoked or expired) means lost at once; a new lease is granted and 
   });
   await k.acquire();
   fake.gone.add('1');
-  await sleep(150);
+  await advance(t, 150);
   assert.equal(lost.length, 1);
   assert.equal(lost[0]?.leaseId, '1');
+  assert.ok(lost[0].reason instanceof LeaseExpiredError);
+  assert.equal(lost[0].reason.code, 'LEASE_EXPIRED', 'etcd answered: the lease is gone, etcd is not unavailable');
   assert.deepEqual(restoredWith, ['2']);
   assert.equal(restored[0]?.previousLeaseId, '1');
-  assert.equal(restored[0]?.nodes, 2);
+  assert.equal(restored[0].nodes, 2);
   assert.equal(k.leaseId, '2');
   assert.ok(fake.revoked.includes('1'), 'the old lease is revoked');
   await k.close(false);
@@ -99,15 +114,15 @@ test('failed renewals: lost only once a whole TTL passed without one, then recov
   const { k, lost, restored, errors } = keeper(t, fake);
   await k.acquire();
   fake.mode = 'down';
-  await sleep(600);
+  await advance(t, 600);
   assert.equal(lost.length, 0, 'not lost within the TTL');
   assert.ok(errors.length > 0, 'failures reported as errors');
-  await sleep(600);
+  await advance(t, 600);
   assert.equal(lost.length, 1, 'lost after one TTL');
   assert.equal(k.state, 'lost');
   await assert.rejects(k.acquire(), /UNAVAILABLE/);
   fake.mode = 'ok';
-  await sleep(150);
+  await advance(t, 150);
   assert.equal(restored.length, 1);
   assert.equal(k.state, 'alive');
   await k.close(false);
@@ -122,11 +137,11 @@ test('a failed restore keeps the keeper lost and drops the half-used lease', asy
   });
   await k.acquire();
   k.reportInvalid('1', new Error('lease not found'));
-  await sleep(30);
+  await advance(t, 30);
   assert.equal(k.state, 'lost');
   assert.ok(fake.revoked.includes('2'), 'the lease of the failed restore is revoked');
   fail = false;
-  await sleep(120);
+  await advance(t, 120);
   assert.equal(k.state, 'alive');
   assert.equal(restored.length, 1);
   await k.close(false);
@@ -138,7 +153,7 @@ test('after close nothing runs: no timers, no grants, acquire rejects', async (t
   await k.acquire();
   await k.close(false);
   const before = fake.keepAlives;
-  await sleep(200);
+  await advance(t, 200);
   assert.equal(fake.keepAlives, before);
   await assert.rejects(k.acquire(), { code: 'CLOSED' });
   assert.equal(k.state, 'closed');

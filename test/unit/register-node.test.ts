@@ -10,7 +10,7 @@ const BASE: NodeSpec = { group: 'web', id: 'web-1', exporterType: 'node_exporter
 
 function fieldOf(spec: Record<string, unknown>): string | undefined {
   try {
-    validateNode({ ...BASE, ...spec } as NodeSpec);
+    validateNode({ ...BASE, ...spec });
     return undefined;
   } catch (err) {
     assert.ok(err instanceof InvalidArgumentError, String(err));

@@ -1,11 +1,11 @@
-// Every entry of shared/fixtures/registry-go.json → the target (or skip) the spec prescribes.
+// Every entry of test/fixtures/registry-go.json → the target (or skip) docs/registry-layout.md prescribes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { RegistryState, type InvalidReason } from '../../src/registry/index.js';
 import { loadFixtureFile } from '../helpers/fixtures.js';
 import { EXPECTED_FIXTURE_TARGETS } from '../helpers/expected.js';
 
-/** Keys the spec says to skip, with the reason counted. */
+/** Keys the layout says to skip, with the reason counted. */
 const EXPECTED_INVALID: Record<string, InvalidReason> = {
   '/services/hostile/nodes/broken_json': 'invalid_json',
   '/services/hostile/nodes/noport_node_exporter': 'invalid_port',
@@ -26,7 +26,7 @@ function loadState(): { state: RegistryState; invalid: Map<string, InvalidReason
   return { state, invalid };
 }
 
-test('fixtures render to exactly the targets the spec prescribes', () => {
+test('fixtures render to exactly the targets docs/registry-layout.md prescribes', () => {
   const { state } = loadState();
   const body = state.snapshot().body;
   assert.deepEqual(JSON.parse(body), EXPECTED_FIXTURE_TARGETS);
@@ -41,7 +41,7 @@ test('fixtures: malformed documents are skipped with their reason, the rest is s
 
 test('fixtures: every label name is valid, nothing reserved leaks, only targets and labels keys', () => {
   const { state } = loadState();
-  const groups = JSON.parse(state.snapshot().body) as Array<Record<string, unknown>>;
+  const groups = JSON.parse(state.snapshot().body) as Record<string, unknown>[];
   const allowedReserved = new Set(['__metrics_path__', '__meta_etcd_group', '__meta_etcd_node_id', '__meta_etcd_exporter_type', '__meta_etcd_node_status']);
   for (const g of groups) {
     assert.deepEqual(Object.keys(g), ['targets', 'labels']);

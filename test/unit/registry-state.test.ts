@@ -25,7 +25,7 @@ test('a group document change relabels all its nodes; node labels win on a clash
   s.apply({ type: 'put', key: `${P}/g/nodes/b_node_exporter`, value: node('b') });
   const etag0 = s.snapshot().etag;
   s.apply({ type: 'put', key: `${P}/g`, value: group({ env: 'prod', team: 'group-team' }) });
-  const groups = JSON.parse(s.snapshot().body) as Array<{ labels: Record<string, string> }>;
+  const groups = JSON.parse(s.snapshot().body) as { labels: Record<string, string> }[];
   assert.equal(groups.length, 2);
   for (const g of groups) {
     assert.equal(g.labels['env'], 'prod');
@@ -33,7 +33,7 @@ test('a group document change relabels all its nodes; node labels win on a clash
   }
   assert.notEqual(s.snapshot().etag, etag0);
   s.apply({ type: 'delete', key: `${P}/g` });
-  assert.equal((JSON.parse(s.snapshot().body) as Array<{ labels: Record<string, string> }>)[0]!.labels['env'], undefined);
+  assert.equal((JSON.parse(s.snapshot().body) as { labels: Record<string, string> }[])[0]!.labels['env'], undefined);
 });
 
 test('a node may exist before its group; deleting the last node keeps a group with a document', () => {

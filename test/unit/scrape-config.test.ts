@@ -1,4 +1,4 @@
-// Rendering of the Prometheus scrape_configs document (issue #4), and its settings.
+// Rendering of the Prometheus scrape_configs document, and its settings.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parse } from 'yaml';
@@ -75,12 +75,12 @@ test('every string reads back unchanged under YAML 1.1, as Prometheus reads it',
   const groups = NASTY.map((p, i) => ({ name: `g${i}`, credentials: { username: p === '' ? 'u' : p, password: p } }));
   const text = renderScrapeConfigs(groups, { externalUrl: URL_BASE, jobPrefix: '', sdAuth: { type: 'bearer', token: { inline: 'on' } } });
   for (const version of ['1.1', '1.2'] as const) {
-    const back = parse(text, { version }) as { scrape_configs: Array<{ basic_auth: { username: string; password?: string }; http_sd_configs: Array<{ authorization: { credentials: string } }> }> };
+    const back = parse(text, { version }) as { scrape_configs: { basic_auth: { username: string; password?: string }; http_sd_configs: { authorization: { credentials: string } }[] }[] };
     NASTY.forEach((p, i) => {
       const job = back.scrape_configs[i];
       assert.equal(job?.basic_auth.password ?? '', p, `password ${JSON.stringify(p)} (YAML ${version})`);
       assert.equal(job?.basic_auth.username, p === '' ? 'u' : p, `username ${JSON.stringify(p)} (YAML ${version})`);
-      assert.equal(job?.http_sd_configs[0]?.authorization.credentials, 'on');
+      assert.equal(job.http_sd_configs[0]?.authorization.credentials, 'on');
     });
   }
   assert.match(text, /password: "on"/);

@@ -12,7 +12,7 @@ test("Prometheus's own hashmod vectors (model/relabel tests)", () => {
 
 // [value, modulus, result], computed with Go: binary.BigEndian.Uint64(md5.Sum([]byte(v))[8:]) % m,
 // the expression Prometheus's relabel.go evaluates.
-const GO_VECTORS: Array<[string, number, number]> = [
+const GO_VECTORS: [string, number, number][] = [
   ["", 1, 0],
   ["", 2, 0],
   ["", 3, 1],
@@ -108,7 +108,7 @@ test('shard parameters: defaults, validation with messages that say how to fix i
   assert.equal(p([], []), undefined);
   assert.deepEqual(p(['2'], ['3']), { index: 2, count: 3, by: ['__address__'] });
   assert.deepEqual(p(['0'], ['1'], ['__meta_etcd_node_id,region', 'zone']), { index: 0, count: 1, by: ['__meta_etcd_node_id', 'region', 'zone'] });
-  const bad: Array<[string[], string[], string[], RegExp]> = [
+  const bad: [string[], string[], string[], RegExp][] = [
     [['0'], [], [], /^shards: required/],
     [[], ['3'], [], /^shard: required/],
     [[], [], ['region'], /^shards: required/],
@@ -124,7 +124,7 @@ test('shard parameters: defaults, validation with messages that say how to fix i
     [['0'], ['3'], ['__param_target'], /comes from the scrape config/],
   ];
   for (const [shard, shards, by, re] of bad) {
-    assert.throws(() => p(shard, shards, by), (err: unknown) => err instanceof ShardParamError && re.test(err.message), `${shard}/${shards}/${by}`);
+    assert.throws(() => p(shard, shards, by), (err: unknown) => err instanceof ShardParamError && re.test(err.message), JSON.stringify([shard, shards, by]));
   }
 });
 

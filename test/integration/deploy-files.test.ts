@@ -1,6 +1,6 @@
 /**
  * The deploy artefacts (Dockerfile, compose, Kubernetes, systemd, Grafana,
- * prometheus.example.yml) parse, have the shape the issue asks for, and agree
+ * prometheus.example.yml) parse, have the shape a deployment needs, and agree
  * with each other and with the real CLI: every `serve` and `register` command
  * line and environment in them goes through the same config loaders the
  * binary uses. The Docker build context is compiled and the image's
@@ -28,10 +28,10 @@ const text = (...p: string[]): string => readFileSync(at(...p), 'utf8');
 
 // Loose shapes of the parsed files: only what the checks read.
 type Dict = Record<string, unknown>;
-interface Container { name: string; image?: string; args?: string[]; env?: Array<{ name: string; value?: string }>; ports?: Array<{ name?: string; containerPort: number }>; livenessProbe?: Probe; readinessProbe?: Probe; resources?: { requests?: Dict }; volumeMounts?: Array<{ name: string; mountPath: string; subPath?: string }> }
+interface Container { name: string; image?: string; args?: string[]; env?: { name: string; value?: string }[]; ports?: { name?: string; containerPort: number }[]; livenessProbe?: Probe; readinessProbe?: Probe; resources?: { requests?: Dict }; volumeMounts?: { name: string; mountPath: string; subPath?: string }[] }
 interface Probe { httpGet?: { path: string; port: string | number } }
-interface PodSpec { containers: Container[]; volumes?: Array<{ name: string; configMap?: { name: string }; secret?: { secretName: string } }> }
-interface K8s { kind: string; metadata: { name: string; labels?: Record<string, string> }; spec?: Dict & { replicas?: number; selector?: { matchLabels?: Record<string, string> } & Record<string, string>; template?: { metadata: { labels: Record<string, string> }; spec: PodSpec }; ports?: Array<{ name: string; targetPort?: string | number }> }; data?: Record<string, string>; stringData?: Record<string, string> }
+interface PodSpec { containers: Container[]; volumes?: { name: string; configMap?: { name: string }; secret?: { secretName: string } }[] }
+interface K8s { kind: string; metadata: { name: string; labels?: Record<string, string> }; spec?: Dict & { replicas?: number; selector?: { matchLabels?: Record<string, string> } & Record<string, string>; template?: { metadata: { labels: Record<string, string> }; spec: PodSpec }; ports?: { name: string; targetPort?: string | number }[] }; data?: Record<string, string>; stringData?: Record<string, string> }
 interface ComposeService { image?: string; build?: { context: string }; command?: string[]; environment?: Record<string, string>; ports?: string[]; volumes?: string[]; network_mode?: string; healthcheck?: Dict }
 
 /** Parses every YAML document of a file; a YAML error or warning fails with its line. */
@@ -122,7 +122,7 @@ function buildContext(): string[] {
 
 test('the Docker build context compiles and the entrypoint runs serve --help', async () => {
   const context = buildContext();
-  for (const need of ['package.json', 'package-lock.json', 'tsconfig.json', 'src/cli/main.ts']) assert.ok(context.includes(need), `context lacks ${need}`);
+  for (const need of ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'src/cli/main.ts']) assert.ok(context.includes(need), `context lacks ${need}`);
   assert.ok(!context.some((p) => p.startsWith('test/') || p.startsWith('deploy/')), 'tests and deploy files stay out of the image');
   const dir = mkdtempSync(join(tmpdir(), 'etcd-http-sd-docker-context-'));
   try {
@@ -131,7 +131,7 @@ test('the Docker build context compiles and the entrypoint runs serve --help', a
       cpSync(at(p), join(dir, p));
     }
     symlinkSync(at('node_modules'), join(dir, 'node_modules'), 'dir'); // stands for `npm ci`
-    await run(process.execPath, [at('node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], { cwd: dir });
+    await run(process.execPath, [at('node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], { cwd: dir });
     const help = await run(process.execPath, [join(dir, 'dist', 'src', 'cli', 'main.js'), 'serve', '--help'], { cwd: dir });
     assert.match(help, /Usage: etcd-http-sd serve/);
   } finally {
@@ -157,7 +157,7 @@ test('the HEALTHCHECK command exits 0 on a 200 /healthz, 1 otherwise, over HTTP 
   assert.equal(await check({ ETCD_HTTP_SD_LISTEN: `0.0.0.0:${plain}` }), 1);
   assert.equal(await check({ ETCD_HTTP_SD_LISTEN: `:${await freePort()}` }), 1, 'nothing listening');
 
-  if (!existsSync('/usr/bin/openssl')) return t.diagnostic('no /usr/bin/openssl: the HTTPS health check is not run');
+  if (!existsSync('/usr/bin/openssl')) { t.diagnostic('no /usr/bin/openssl: the HTTPS health check is not run'); return; }
   const dir = mkdtempSync(join(tmpdir(), 'etcd-http-sd-healthcheck-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const [cert, key] = [join(dir, 'cert.pem'), join(dir, 'key.pem')];
@@ -196,7 +196,7 @@ test('every ETCD_HTTP_SD_* variable the artefacts name is a setting of serve or 
 
 // --- prometheus.example.yml ----------------------------------------------
 
-interface ScrapeConfig { job_name: string; basic_auth?: { username: string; password_file?: string }; http_sd_configs?: Array<{ url: string }>; static_configs?: Array<{ targets: string[] }>; relabel_configs?: Array<{ source_labels?: string[]; regex?: string; action?: string; target_label?: string }> }
+interface ScrapeConfig { job_name: string; basic_auth?: { username: string; password_file?: string }; http_sd_configs?: { url: string }[]; static_configs?: { targets: string[] }[]; relabel_configs?: { source_labels?: string[]; regex?: string; action?: string; target_label?: string }[] }
 const example = (): { rule_files: string[]; scrape_configs: ScrapeConfig[] } => parse(text('prometheus.example.yml')) as { rule_files: string[]; scrape_configs: ScrapeConfig[] };
 
 test('prometheus.example.yml: http_sd job with relabelling, a basic_auth group job, and the servers own /metrics', () => {
@@ -257,11 +257,11 @@ test('compose: etcd, two servers, Prometheus on prometheus.example.yml, node_exp
 
   // Grafana gets the provisioning and the dashboard where the provisioning says.
   const graf = new Map((services['grafana']?.volumes ?? []).map((v) => [v.split(':')[0] ?? '', v.split(':')[1] ?? '']));
-  const provider = (yamlDocs(join(DEPLOY, 'grafana', 'provisioning', 'dashboards', 'etcd-http-sd.yml'))[0] as { providers: Array<{ options: { path: string } }> }).providers[0];
+  const provider = (yamlDocs(join(DEPLOY, 'grafana', 'provisioning', 'dashboards', 'etcd-http-sd.yml'))[0] as { providers: { options: { path: string } }[] }).providers[0];
   assert.equal(graf.get('../grafana/dashboards'), provider?.options.path);
   assert.equal(graf.get('../grafana/provisioning/datasources'), '/etc/grafana/provisioning/datasources');
   assert.equal(graf.get('../grafana/provisioning/dashboards'), '/etc/grafana/provisioning/dashboards');
-  const ds = (yamlDocs(join(DEPLOY, 'grafana', 'provisioning', 'datasources', 'prometheus.yml'))[0] as { datasources: Array<{ type: string; url: string }> }).datasources;
+  const ds = (yamlDocs(join(DEPLOY, 'grafana', 'provisioning', 'datasources', 'prometheus.yml'))[0] as { datasources: { type: string; url: string }[] }).datasources;
   assert.ok(ds.some((d) => d.type === 'prometheus' && new URL(d.url).hostname === 'prometheus'));
 });
 
@@ -302,7 +302,7 @@ test('kubernetes: 2-replica Deployment with probes and requests, Service, Config
   const dep = find(docs, 'Deployment', 'etcd-http-sd');
   const pod = dep.spec?.template;
   assert.ok(pod !== undefined && dep.spec?.replicas === 2);
-  assert.ok(selects(dep.spec?.selector?.matchLabels, pod.metadata.labels));
+  assert.ok(selects(dep.spec.selector?.matchLabels, pod.metadata.labels));
   const c = pod.spec.containers.find((x) => x.args?.[0] === 'serve');
   assert.ok(c?.resources?.requests?.['cpu'] !== undefined && c.resources.requests['memory'] !== undefined, 'resource requests');
   assert.equal(c.livenessProbe?.httpGet?.path, '/healthz');
@@ -310,10 +310,10 @@ test('kubernetes: 2-replica Deployment with probes and requests, Service, Config
   const config = serve(c.args?.slice(1) ?? [], { ...imageEnv }, containerFiles(docs, pod.spec, c));
   const port = c.ports?.find((p) => p.containerPort === config.listen.port);
   assert.ok(port?.name !== undefined, 'the container port is the one the config listens on');
-  for (const probe of [c.livenessProbe, c.readinessProbe]) assert.equal(probe?.httpGet?.port, port.name);
+  for (const probe of [c.livenessProbe, c.readinessProbe]) assert.equal(probe.httpGet?.port, port.name);
 
   const svc = find(docs, 'Service', 'etcd-http-sd');
-  assert.ok(selects(svc.spec?.selector as Record<string, string>, pod.metadata.labels));
+  assert.ok(selects(svc.spec?.selector, pod.metadata.labels));
   assert.ok(svc.spec?.ports?.some((p) => p.targetPort === port.name));
   assert.ok(selects(find(docs, 'PodDisruptionBudget', 'etcd-http-sd').spec?.selector?.matchLabels, pod.metadata.labels));
   assert.ok(config.etcd.endpoints.length > 0 && config.etcd.endpoints.every((e) => docs.some((d) => d.kind === 'Service' && d.metadata.name === new URL(e).hostname)), 'etcd endpoints name the demo etcd Service');
@@ -332,7 +332,7 @@ test('kubernetes/monitoring: ServiceMonitor on the Service as job etcd-http-sd, 
   const dir = join(DEPLOY, 'kubernetes', 'monitoring');
   const docs = kustomized(dir);
   const svc = find(kustomized(join(DEPLOY, 'kubernetes')), 'Service', 'etcd-http-sd');
-  const sm = find(docs, 'ServiceMonitor', 'etcd-http-sd').spec as unknown as { selector: { matchLabels: Record<string, string> }; endpoints: Array<{ port: string; path: string; relabelings: Array<{ targetLabel: string; replacement: string }> }> };
+  const sm = find(docs, 'ServiceMonitor', 'etcd-http-sd').spec as unknown as { selector: { matchLabels: Record<string, string> }; endpoints: { port: string; path: string; relabelings: { targetLabel: string; replacement: string }[] }[] };
   assert.ok(selects(sm.selector.matchLabels, svc.metadata.labels));
   assert.ok(sm.endpoints.every((e) => svc.spec?.ports?.some((p) => p.name === e.port) && e.path === '/metrics'));
   assert.ok(sm.endpoints.every((e) => e.relabelings.some((r) => r.targetLabel === 'job' && r.replacement === 'etcd-http-sd')));
@@ -343,16 +343,16 @@ test('kubernetes/monitoring: ServiceMonitor on the Service as job etcd-http-sd, 
 /** `kubectl kustomize` (offline) when kubectl is installed; CI does not install it. */
 async function kubectlKustomize(t: TestContext, dir: string): Promise<void> {
   const kubectl = ['/usr/bin/kubectl', '/usr/local/bin/kubectl'].find((p) => existsSync(p));
-  if (kubectl === undefined) return t.diagnostic(`no kubectl: kustomize build of ${relative(ROOT, dir)} not checked`);
+  if (kubectl === undefined) { t.diagnostic(`no kubectl: kustomize build of ${relative(ROOT, dir)} not checked`); return; }
   await run(kubectl, ['kustomize', dir]);
 }
 
 // --- systemd ---------------------------------------------------------------
 
 /** A unit file: section → [key, value] in order; comments and blank lines dropped, `\` continuations joined. */
-function unitFile(path: string): Map<string, Array<[string, string]>> {
-  const sections = new Map<string, Array<[string, string]>>();
-  let current: Array<[string, string]> | undefined;
+function unitFile(path: string): Map<string, [string, string][]> {
+  const sections = new Map<string, [string, string][]>();
+  let current: [string, string][] | undefined;
   for (const line of readFileSync(path, 'utf8').replace(/\\\n/g, ' ').split('\n').map((l) => l.trim())) {
     if (line === '' || line.startsWith('#') || line.startsWith(';')) continue;
     const head = /^\[(\w+)\]$/.exec(line);
@@ -361,7 +361,7 @@ function unitFile(path: string): Map<string, Array<[string, string]>> {
   }
   return sections;
 }
-const unitValues = (u: Map<string, Array<[string, string]>>, section: string, key: string): string[] => (u.get(section) ?? []).filter(([k]) => k === key).map(([, v]) => v);
+const unitValues = (u: Map<string, [string, string][]>, section: string, key: string): string[] => (u.get(section) ?? []).filter(([k]) => k === key).map(([, v]) => v);
 /** ExecStart as systemd splits it: `${VAR}` one word, `$VAR` split on whitespace, specifiers replaced. */
 function execWords(line: string, env: Record<string, string>, specifiers: Record<string, string>): string[] {
   return line.replace(/%(\w)/g, (_, s: string) => specifiers[s] ?? `%${s}`).split(/\s+/).flatMap((w) => {
@@ -400,7 +400,7 @@ test('systemd: the server unit runs serve with the shipped config, the template 
 
 /** `systemd-analyze verify` in a throwaway root (stub binary and exporter unit) when systemd-analyze exists. */
 async function systemdVerify(t: TestContext, dir: string): Promise<void> {
-  if (!existsSync('/usr/bin/systemd-analyze') || !existsSync('/usr/lib/systemd/system')) return t.diagnostic('no systemd-analyze: units not verified');
+  if (!existsSync('/usr/bin/systemd-analyze') || !existsSync('/usr/lib/systemd/system')) { t.diagnostic('no systemd-analyze: units not verified'); return; }
   const root = mkdtempSync(join(tmpdir(), 'etcd-http-sd-systemd-'));
   try {
     cpSync('/usr/lib/systemd/system', join(root, 'usr/lib/systemd/system'), { recursive: true, verbatimSymlinks: true });
@@ -422,10 +422,10 @@ async function systemdVerify(t: TestContext, dir: string): Promise<void> {
 
 // --- Grafana ---------------------------------------------------------------
 
-interface Panel { type: string; id: number; title: string; gridPos: { x: number; w: number }; datasource?: { uid: string }; targets?: Array<{ expr?: string; datasource?: { uid: string } }> }
+interface Panel { type: string; id: number; title: string; gridPos: { x: number; w: number }; datasource?: { uid: string }; targets?: { expr?: string; datasource?: { uid: string } }[] }
 
 test('grafana: every dashboard panel has a query, on the dashboard data source variable', () => {
-  const dash = JSON.parse(text('deploy', 'grafana', 'dashboards', 'etcd-http-sd.json')) as { uid: string; panels: Panel[]; templating: { list: Array<{ name: string }> } };
+  const dash = JSON.parse(text('deploy', 'grafana', 'dashboards', 'etcd-http-sd.json')) as { uid: string; panels: Panel[]; templating: { list: { name: string }[] } };
   const vars = new Set(dash.templating.list.map((v) => v.name));
   for (const v of ['datasource', 'job', 'instance']) assert.ok(vars.has(v), `variable ${v}`);
   const panels = dash.panels.filter((p) => p.type !== 'row');
