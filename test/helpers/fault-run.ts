@@ -23,18 +23,18 @@ import { httpGet, useTestServer } from './server.js';
 import { startTcpProxy, type TcpProxy } from './tcp-proxy.js';
 
 /** Faults the injector knows. */
-export const FAULT_KINDS = ['drop', 'drop_during_catch_up', 'stall', 'slow_link', 'compact_while_cut', 'compact_live', 'etcd_kill', 'silent_watch_death'] as const;
+export const FAULT_KINDS = ['drop', 'drop_during_catch_up', 'stall', 'slow_link', 'compact_while_cut', 'compact_live', 'etcd_kill', 'silent_watch_death', 'burst_while_cut'] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 /** Operations the writers know. */
-export const OP_KINDS = ['node_put', 'heartbeat', 'node_delete', 'leased_nodes', 'group_put', 'group_delete', 'txn', 'group_wipe', 'junk'] as const;
+export const OP_KINDS = ['node_put', 'heartbeat', 'node_delete', 'leased_nodes', 'group_put', 'group_delete', 'txn', 'group_wipe', 'junk', 'large_document', 'other_app'] as const;
 export type OpKind = (typeof OP_KINDS)[number];
 
 const OP_WEIGHTS: Record<OpKind, number> = {
-  node_put: 30, heartbeat: 25, node_delete: 10, leased_nodes: 8, group_put: 7, group_delete: 2, txn: 8, group_wipe: 1, junk: 3,
+  node_put: 30, heartbeat: 25, node_delete: 10, leased_nodes: 8, group_put: 7, group_delete: 2, txn: 8, group_wipe: 1, junk: 3, large_document: 1, other_app: 10,
 };
 const FAULT_WEIGHTS: Record<FaultKind, number> = {
-  drop: 3, drop_during_catch_up: 3, stall: 2, slow_link: 2, compact_while_cut: 2, compact_live: 1, etcd_kill: 2, silent_watch_death: 1,
+  drop: 3, drop_during_catch_up: 3, stall: 2, slow_link: 2, compact_while_cut: 2, compact_live: 1, etcd_kill: 2, silent_watch_death: 1, burst_while_cut: 1,
 };
 
 /** Options of {@link runFaultRun}. */
@@ -328,6 +328,17 @@ class Workload {
         return this.txn(rng);
       case 'junk':
         return this.junk(rng, s);
+      case 'large_document': {
+        // Up to 1.2 MB (etcd takes 1.5 MiB): unknown fields are legal, so the node is served.
+        const doc = JSON.stringify({ ...(JSON.parse(formatNodeDocument(this.nodeDoc(rng, s.id, s.exporter))) as object), note: 'x'.repeat(rng.int(100_000, 1_200_000)) });
+        await this.put(s.key, doc);
+        this.known.delete(s.key);
+        return;
+      }
+      case 'other_app':
+        // Another application sharing the etcd: moves the revision, never the registry.
+        await this.put(`/other-app/k${rng.int(0, 99)}`, String(rng.int(0, 1e9)));
+        return;
     }
   }
 
@@ -392,6 +403,21 @@ async function retry<T>(fn: () => Promise<T>, attempts = 20): Promise<T> {
       if (i >= attempts) throw err;
       await sleep(500);
     }
+  }
+}
+
+async function writeBurst(client: Etcd3, rng: Rng): Promise<void> {
+  const start = Buffer.from(`${PREFIX}/burst/nodes/`);
+  await client.kv.deleteRange({ key: start, range_end: prefixEnd(start) });
+  const note = 'b'.repeat(2400);
+  const round = rng.int(0, 1e6);
+  for (let i = 0; i < 2048; i += 128) {
+    const ops = Array.from({ length: 128 }, (_, j) => {
+      const id = `burst-${round}-${i + j}`;
+      const value = formatNodeDocument({ id, exporterType: 'node_exporter', port: 9100, metricsPath: '/metrics', labels: { note }, status: 'healthy', lastSeen: formatGoTime(new Date()) });
+      return { request_put: { key: Buffer.from(`${PREFIX}/burst/nodes/${id}_node_exporter`), value: Buffer.from(value) } };
+    });
+    await client.kv.txn({ success: ops });
   }
 }
 
@@ -479,6 +505,18 @@ async function injectFault(kind: FaultKind, rng: Rng, env: Env): Promise<void> {
       await sleep(rng.int(300, 800));
       try {
         await retry(() => compact(env));
+      } finally {
+        proxy.unblock();
+      }
+      return;
+    }
+    case 'burst_while_cut': {
+      // While cut: the previous burst deleted in one revision, then about 5 MB of new nodes in 16
+      // revisions, so the catch-up after the cut is one watch message far over 4 MiB.
+      proxy.block();
+      await waitFor(() => !env.connected(), 10_000);
+      try {
+        await retry(() => writeBurst(env.client, rng));
       } finally {
         proxy.unblock();
       }
