@@ -144,7 +144,8 @@ async function run(action: Action, client: RegistryClient, group: string, patch:
       return show(client, group, ctx);
     case 'delete': {
       const deleted = await client.deleteGroup(group);
-      ctx.stdout(`deleted group ${group}: ${deleted} key${deleted === 1 ? '' : 's'}`);
+      // Deleting what is not there succeeds (exit 0), but says so: a typo must not look like a delete.
+      ctx.stdout(deleted === 0 ? `group ${group} does not exist: nothing deleted` : `deleted group ${group}: ${deleted} key${deleted === 1 ? '' : 's'}`);
       return EXIT_OK;
     }
   }

@@ -40,7 +40,11 @@ const ROWS = [
 /** Runs `scrape-configs`; resolves with the exit code. */
 export async function scrapeConfigsCommand(ctx: CliContext): Promise<number> {
   if (isHelpRequested(ctx.argv)) {
-    ctx.stdout(formatHelp('etcd-http-sd scrape-configs', SUMMARY, flagsOf([...ETCD_CONNECTION_SETTINGS, ...ROWS])));
+    // Unlike serve, no endpoints is no etcd to read: the help must not promise an embedded one.
+    const flags = flagsOf([...ETCD_CONNECTION_SETTINGS, ...ROWS]).map((f) => (f.name === 'etcd-endpoints'
+      ? { ...f, help: 'etcd endpoints to read the registry from, all http:// or all https://; required. (env ETCD_HTTP_SD_ETCD_ENDPOINTS)' }
+      : f));
+    ctx.stdout(formatHelp('etcd-http-sd scrape-configs', SUMMARY, flags));
     return EXIT_OK;
   }
   const { etcd, settings } = loadEtcdConnection(ctx.argv, ctx.env, ctx.readFile, ROWS);
