@@ -1,8 +1,12 @@
 // Small things users hit first: help and version spellings, honest help texts,
-// and `group delete` of a group that is not there.
+// `group delete` of a group that is not there, owner and mode of scrape-configs' files.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir, userInfo } from 'node:os';
+import { join } from 'node:path';
 import { runCli } from '../helpers/cli.js';
+import { PREFIX, putConsoleFixtures } from '../helpers/console-fixtures.js';
 import { useTestEtcd } from '../helpers/etcd.js';
 
 test('help COMMAND, --version and -v anywhere, listed in the usage', async (t) => {
@@ -34,4 +38,30 @@ test('group delete of a missing group says so (exit 0)', async (t) => {
   const r = await runCli(t, ['group', 'delete', 'nosuch', '--etcd-endpoints', etcd.endpoint]);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /group nosuch does not exist: nothing deleted/);
+});
+
+test('scrape-configs --file-owner and --file-mode: Prometheus\'s group can read the files, nobody else', async (t) => {
+  const etcd = await useTestEtcd(t);
+  await putConsoleFixtures(etcd.client());
+  const dir = await mkdtemp(join(tmpdir(), 'etcd-http-sd-owner-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const me = userInfo();
+  const base = ['scrape-configs', '--etcd-endpoints', etcd.endpoint, '--etcd-prefix', PREFIX, '--external-url', 'http://127.0.0.1:9911'];
+  const output = join(dir, 'scrape.yml');
+  const passwords = join(dir, 'passwords');
+  const r = await runCli(t, [...base, '--output', output, '--write-password-files', '--scrape-password-dir', passwords, '--file-owner', `${me.username}:${me.gid}`, '--file-mode', '0640']);
+  assert.equal(r.code, 0, r.stderr);
+  for (const path of [output, join(passwords, 'web.password')]) {
+    const s = await stat(path);
+    assert.equal(s.mode & 0o777, 0o640, path);
+    assert.equal(s.gid, me.gid);
+    assert.equal(s.uid, me.uid);
+  }
+  assert.equal((await stat(passwords)).mode & 0o777, 0o750, 'the directory lets the group in');
+  const open = await runCli(t, [...base, '--output', output, '--file-mode', '0644']);
+  assert.equal(open.code, 2);
+  assert.match(open.stderr, /--file-mode: 0644 lets every user read the passwords/);
+  const nobody = await runCli(t, [...base, '--output', output, '--file-owner', 'no-such-user-x7']);
+  assert.equal(nobody.code, 2);
+  assert.match(nobody.stderr, /--file-owner: no user "no-such-user-x7"/);
 });
