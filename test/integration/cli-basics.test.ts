@@ -33,6 +33,19 @@ test('scrape-configs --help does not promise an embedded etcd; without endpoints
   assert.match(r.stderr, /--etcd-endpoints/);
 });
 
+test('group list shows what the server skips, and why', async (t) => {
+  const etcd = await useTestEtcd(t);
+  await putConsoleFixtures(etcd.client());
+  await etcd.client().put(`${PREFIX}/bad group/nodes/n1_x`).value('{}').exec();
+  const r = await runCli(t, ['group', 'list', '--etcd-endpoints', etcd.endpoint, '--etcd-prefix', PREFIX]);
+  assert.equal(r.code, 0, r.stderr);
+  const lines = r.stdout.trim().split('\n');
+  assert.match(lines[0]!, /^NAME\s+NODES\s+DOCUMENT\s+SERVED$/);
+  assert.match(r.stdout, /^akash\s+3\s+yes\s+yes, 2 nodes skipped \(invalid_json, invalid_port; see etcd-http-sd explain akash\)$/m);
+  assert.match(r.stdout, /^web\s+2\s+yes\s+yes$/m);
+  assert.match(r.stdout, /^"bad group"\s+1\s+-\s+no: not a group name the server serves \(must be 1 to 63 bytes/m);
+});
+
 test('group delete of a missing group says so (exit 0)', async (t) => {
   const etcd = await useTestEtcd(t);
   const r = await runCli(t, ['group', 'delete', 'nosuch', '--etcd-endpoints', etcd.endpoint]);
