@@ -21,6 +21,12 @@ async function tempDir(t: { after(fn: () => unknown): void }): Promise<string> {
   return dir;
 }
 
+/** The process group of `pid` (field 5 of /proc/<pid>/stat, after the command in parentheses). */
+async function processGroup(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
+}
+
 /** The pid the log line "embedded etcd ready" names. */
 function etcdPid(log: string): number {
   const m = /"msg":"embedded etcd ready".*?"pid":(\d+)/.exec(log);
@@ -52,6 +58,9 @@ test('Ctrl-C on npm start (SIGINT to the process group): clean stop, no error li
   });
   await ready(url);
   const etcd = etcdPid(log);
+  // The group signal must not reach etcd (it would "crash" under the supervisor mid-stop, a race).
+  assert.equal(await processGroup(etcd), etcd, 'the embedded etcd leads its own process group');
+  assert.notEqual(await processGroup(etcd), npm.pid);
   const sent = Date.now();
   process.kill(-npm.pid!, 'SIGINT');
   await exited;
