@@ -2,6 +2,7 @@
  * Options of the generated Prometheus `scrape_configs` document, and the
  * checks of the values that end up in it (issue #4).
  */
+import { DEFAULT_SHARD_BY, type ShardSpec } from '../shard/index.js';
 
 /** A secret as it appears in a Prometheus config: the value itself, or a file Prometheus reads it from. */
 export type SecretRef = { readonly inline: string } | { readonly file: string };
@@ -29,6 +30,8 @@ export interface ScrapeConfigOptions {
   readonly sdAuth?: SdClientAuth;
   /** CA file Prometheus verifies this server's certificate with (`tls_config.ca_file`). */
   readonly sdCaFile?: string;
+  /** When set, the jobs read only this shard of each group (`?shard=&shards=`), for one Prometheus of a sharded set. */
+  readonly shard?: ShardSpec;
   /** A comment put at the top of the document. */
   readonly comment?: string;
 }
@@ -67,4 +70,11 @@ export function configPathProblem(path: string): string | undefined {
   if (!path.startsWith('/')) return 'must be an absolute path (Prometheus would read it relative to its own config file)';
   // Control characters cannot be written in a config file a human can read back.
   return /[\u0000-\u001f\u007f]/.test(path) ? 'must not contain control characters' : undefined;
+}
+
+/** The query a sharded job's http_sd URL carries: `?shard=I&shards=N`, plus `&shard_by=` when not the default. */
+export function shardQuery(shard: ShardSpec | undefined): string {
+  if (shard === undefined) return '';
+  const by = shard.by.join(',') === DEFAULT_SHARD_BY.join(',') ? '' : `&shard_by=${shard.by.join(',')}`;
+  return `?shard=${shard.index}&shards=${shard.count}${by}`;
 }
