@@ -2,8 +2,8 @@
  * Builds etcd3 clients from our connection options. The only place that
  * knows etcd3's option shape; everything else passes `EtcdConnection`.
  */
-import { circuitBreaker, ConsecutiveBreaker, handleWhen } from 'cockatiel';
-import { Etcd3, isRecoverableError, type IOptions } from 'etcd3';
+import { circuitBreaker, ConsecutiveBreaker, handleWhen, retry } from 'cockatiel';
+import { Etcd3, GRPCDeadlineExceededError, isRecoverableError, type IOptions } from 'etcd3';
 
 /** How to reach etcd; shared by the server, the register library and the CLI. */
 export interface EtcdConnection {
@@ -58,6 +58,16 @@ export const KEEPALIVE_TIME_MS = 10_000;
 export const KEEPALIVE_TIMEOUT_MS = 5_000;
 
 /**
+ * etcd3 retries a failed call up to three times, each attempt with a fresh
+ * deadline: a call to an etcd that never answers took 4 x --etcd-call-timeout.
+ * An attempt that ran out of time has spent the call's budget, so it is not
+ * retried; fast failures (refused, unavailable) still are.
+ */
+export function retryWithinBudget(err: Error): boolean {
+  return isRecoverableError(err) && !(err instanceof GRPCDeadlineExceededError);
+}
+
+/**
  * Creates an etcd3 client. Unary calls get a deadline (etcd3 never reads
  * `dialTimeout`); streams get none, or a watch would be cut off.
  */
@@ -73,6 +83,7 @@ export function createEtcdClient(conn: EtcdConnection): Etcd3 {
     defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + timeout }),
     // etcd3's per-endpoint breaker, with a shorter open period (see BREAKER_HALF_OPEN_MS).
     faultHandling: {
+      global: retry(handleWhen(retryWithinBudget), { maxAttempts: 3 }),
       host: () => circuitBreaker(handleWhen(isRecoverableError), { halfOpenAfter: BREAKER_HALF_OPEN_MS, breaker: new ConsecutiveBreaker(3) }),
     },
   };
