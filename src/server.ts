@@ -50,7 +50,7 @@ export async function startServer(config: ServeConfig, logger: Logger, overrides
     const registry = overrides.registry ?? new Registry();
     const source = new EtcdSource(client, config.etcd.prefix);
     const metrics = createServerMetrics(registry);
-    const mirror = new Mirror({ ...overrides.mirror, source, prefix: config.etcd.prefix, logger, metrics: metrics.mirror });
+    const mirror = new Mirror({ ...overrides.mirror, source, prefix: config.etcd.prefix, logger, metrics: metrics.mirror, limits: config.documentLimits });
     registerStateGauges(registry, mirror);
     const hub = new EventHub(mirror);
     const { app, handler } = createHttpHandler({
@@ -59,7 +59,9 @@ export async function startServer(config: ServeConfig, logger: Logger, overrides
       ...(config.scrapeConfigs === undefined ? {} : { scrapeConfigs: config.scrapeConfigs }),
       operator: { source: mirror, hub },
     });
-    const http = await listen(handler, config.listen.host, config.listen.port, config.tls).catch((err: unknown) => {
+    const http = await listen(handler, config.listen.host, config.listen.port, config.tls, {
+      writeTimeoutMs: config.httpWriteTimeoutMs, maxConnections: config.maxConnections,
+    }).catch((err: unknown) => {
       throw listenProblem(err, config.listen);
     });
     if (overrides.signal?.aborted === true) {
