@@ -8,6 +8,7 @@ import { UsageError } from '../config/flags.js';
 import { ConfigError, EtcdHttpSdError, errorMessage } from '../errors.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type CliContext } from './io.js';
 import { explainCommand } from './explain.js';
+import { fileSdCommand } from './file-sd.js';
 import { groupCommand } from './group.js';
 import { registerCommand } from './register.js';
 import { scrapeConfigsCommand } from './scrape-configs.js';
@@ -19,6 +20,7 @@ type Command = (ctx: CliContext) => Promise<number>;
 const COMMANDS: Readonly<Record<string, { run: Command; summary: string }>> = {
   serve: { run: serveCommand, summary: 'serve the registry as Prometheus http_sd targets' },
   'scrape-configs': { run: scrapeConfigsCommand, summary: 'print Prometheus scrape_configs for the groups, with their credentials' },
+  'file-sd': { run: fileSdCommand, summary: 'keep Prometheus file_sd files in step with the registry until SIGTERM' },
   register: { run: registerCommand, summary: 'register an exporter and keep it registered until SIGTERM (sidecar)' },
   group: { run: groupCommand, summary: 'configure, list, show or delete groups' },
   targets: { run: targetsCommand, summary: 'print the targets the server would serve, for debugging' },
@@ -26,7 +28,7 @@ const COMMANDS: Readonly<Record<string, { run: Command; summary: string }>> = {
 };
 
 /** Commands that run until a signal and stop themselves gracefully; the others are cut short by one. */
-const LONG_RUNNING: ReadonlySet<string> = new Set(['serve', 'register']);
+const LONG_RUNNING: ReadonlySet<string> = new Set(['serve', 'register', 'file-sd']);
 
 /** The exit code of a process stopped by `sig`, as shells report it. */
 function signalExit(sig: NodeJS.Signals): number {

@@ -1,7 +1,7 @@
 /**
  * A plain `node:http` answer for the hottest requests, in front of Express:
- * GET/HEAD `/v1/targets` (bare, or with plain `group`/`exporter_type`
- * values) and `/v1/targets/<group>`,
+ * GET/HEAD `/v1/targets` and `/v1/targets/<group>`, bare or with plain
+ * `group`/`exporter_type`/`shard`/`shards`/`shard_by` values,
  * once loaded and when the request carries valid credentials (if any are
  * required). Express costs ~130 µs of CPU per request (test/bench), more than
  * serving a view rendered once per state. Everything else, and every answer
@@ -11,6 +11,7 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { HttpMetrics } from '../metrics/metrics.js';
 import { isValidGroupName } from '../registry/index.js';
+import { parseShardParams } from '../shard/index.js';
 import { parseAuthorization, type CredentialCheck } from './auth.js';
 import type { TargetFilter, ViewCache } from './rendered.js';
 import { sendView, type ContentSource } from './targets.js';
@@ -38,30 +39,50 @@ interface FastRoute {
 const PLAIN_VALUE = /^[A-Za-z0-9_.:-]{1,256}$/;
 const MAX_VALUES = 100;
 
-/** `group=..&exporter_type=..` as `parseTargetFilter` reads it, or undefined to let Express decide. */
-function plainFilter(query: string): TargetFilter | undefined {
-  const groups = new Set<string>();
-  const types = new Set<string>();
+/** What a query names, by parameter, before validation. */
+type RawQuery = Map<string, string[]>;
+
+/** The query's plain values by name, or undefined to let Express decide. */
+function plainQuery(query: string, allowed: readonly string[]): RawQuery | undefined {
+  const raw: RawQuery = new Map();
   let count = 0;
   for (const pair of query.split('&')) {
     const eq = pair.indexOf('=');
     const name = pair.slice(0, eq);
     const value = pair.slice(eq + 1);
-    if (eq < 0 || !PLAIN_VALUE.test(value) || ++count > MAX_VALUES) return undefined;
-    if (name === 'group' && isValidGroupName(value)) groups.add(value);
-    else if (name === 'exporter_type') types.add(value);
-    else return undefined;
+    if (eq < 0 || !PLAIN_VALUE.test(value) || ++count > MAX_VALUES || !allowed.includes(name)) return undefined;
+    const list = raw.get(name);
+    if (list === undefined) raw.set(name, [value]);
+    else list.push(value);
   }
-  return { groups: [...groups].sort(), exporterTypes: [...types].sort() };
+  return raw;
 }
+
+/** The filter `parseTargetFilter` would read from `raw`, or undefined when it would answer 400. */
+function plainFilter(raw: RawQuery, pathGroup?: string): TargetFilter | undefined {
+  const groups = pathGroup === undefined ? raw.get('group') ?? [] : [pathGroup];
+  if (!groups.every(isValidGroupName)) return undefined;
+  let shard;
+  try {
+    shard = parseShardParams({ shard: raw.get('shard') ?? [], shards: raw.get('shards') ?? [], shardBy: raw.get('shard_by') ?? [] });
+  } catch {
+    return undefined;
+  }
+  const filter = { groups: [...new Set(groups)].sort(), exporterTypes: [...new Set(raw.get('exporter_type') ?? [])].sort() };
+  return shard === undefined ? filter : { ...filter, shard };
+}
+
+const SHARD_PARAMS = ['shard', 'shards', 'shard_by'];
+const TARGETS_PARAMS = ['group', 'exporter_type', ...SHARD_PARAMS];
+const GROUP_PARAMS = ['exporter_type', ...SHARD_PARAMS];
 
 /**
  * A path segment decoded as Express decodes `:group` (`web.prod`, `a%3Ab`,
- * `%C3%A9t%C3%A9`), or undefined to let Express answer: a query, a `/`,
- * or an escape that does not decode.
+ * `%C3%A9t%C3%A9`), or undefined to let Express answer: a `/` or an
+ * escape that does not decode.
  */
 function decodeSegment(raw: string): string | undefined {
-  if (raw.includes('?') || raw.includes('/')) return undefined;
+  if (raw.includes('/')) return undefined;
   try {
     return decodeURIComponent(raw);
   } catch {
@@ -74,12 +95,17 @@ function fastRoute(req: IncomingMessage): FastRoute | undefined {
   const url = req.url ?? '';
   if (url === '/v1/targets') return { pattern: '/v1/targets', filter: ALL };
   if (url.startsWith('/v1/targets?')) {
-    const filter = plainFilter(url.slice('/v1/targets?'.length));
+    const raw = plainQuery(url.slice('/v1/targets?'.length), TARGETS_PARAMS);
+    const filter = raw === undefined ? undefined : plainFilter(raw);
     return filter === undefined ? undefined : { pattern: '/v1/targets', filter };
   }
   if (!url.startsWith(PREFIX)) return undefined;
-  const group = decodeSegment(url.slice(PREFIX.length));
-  return group !== undefined && isValidGroupName(group) ? { pattern: '/v1/targets/:group', filter: { groups: [group], exporterTypes: [] } } : undefined;
+  const q = url.indexOf('?');
+  const group = decodeSegment(url.slice(PREFIX.length, q < 0 ? undefined : q));
+  if (group === undefined || !isValidGroupName(group)) return undefined;
+  const raw = q < 0 ? new Map<string, string[]>() : plainQuery(url.slice(q + 1), GROUP_PARAMS);
+  const filter = raw === undefined ? undefined : plainFilter(raw, group);
+  return filter === undefined ? undefined : { pattern: '/v1/targets/:group', filter };
 }
 
 /** Wraps `app`, answering the hot requests itself. */

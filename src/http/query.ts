@@ -2,6 +2,7 @@
 import type { Request } from 'express';
 import { GROUP_NAME_RULE, isValidGroupName } from '../registry/index.js';
 import { HttpError } from './errors.js';
+import { parseShardParams, ShardParamError, type ShardSpec } from '../shard/index.js';
 import type { TargetFilter } from './rendered.js';
 
 const MAX_VALUES = 100;
@@ -37,11 +38,25 @@ export function checkGroupName(name: string, where: string): string {
   return name;
 }
 
-/** Parses `?group=` and `?exporter_type=` (each repeatable) into a canonical filter. */
+const SHARD_PARAMS = ['shard', 'shards', 'shard_by'];
+
+/** `?shard=&shards=[&shard_by=]`, or undefined when absent; 400 when wrong. */
+export function parseShard(req: Request): ShardSpec | undefined {
+  try {
+    return parseShardParams({ shard: values(req, 'shard'), shards: values(req, 'shards'), shardBy: values(req, 'shard_by') });
+  } catch (err) {
+    if (err instanceof ShardParamError) throw new HttpError(400, err.message);
+    throw err;
+  }
+}
+
+/** Parses `?group=` and `?exporter_type=` (each repeatable) and the shard parameters into a canonical filter. */
 export function parseTargetFilter(req: Request, pathGroup?: string): TargetFilter {
-  onlyParams(req, pathGroup === undefined ? ['group', 'exporter_type'] : ['exporter_type']);
+  onlyParams(req, pathGroup === undefined ? ['group', 'exporter_type', ...SHARD_PARAMS] : ['exporter_type', ...SHARD_PARAMS]);
   const groups = pathGroup === undefined
     ? values(req, 'group').map((g) => checkGroupName(g, 'group'))
     : [checkGroupName(pathGroup, 'path')];
-  return { groups: [...new Set(groups)].sort(), exporterTypes: [...new Set(values(req, 'exporter_type'))].sort() };
+  const shard = parseShard(req);
+  const filter = { groups: [...new Set(groups)].sort(), exporterTypes: [...new Set(values(req, 'exporter_type'))].sort() };
+  return shard === undefined ? filter : { ...filter, shard };
 }

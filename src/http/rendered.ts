@@ -6,7 +6,8 @@
 import { promisify } from 'node:util';
 import { gzip as gzipCb, constants as zlibConstants } from 'node:zlib';
 import { LRUCache } from 'lru-cache';
-import { contentHash, renderArray, type Content } from '../registry/index.js';
+import { contentHash, renderArray, type Content, type GroupView } from '../registry/index.js';
+import { ShardMemo, shardKey, shardParts, type ShardSpec } from '../shard/index.js';
 
 const gzipAsync = promisify(gzipCb);
 
@@ -29,10 +30,11 @@ export class RenderedView {
   }
 }
 
-/** A filter of `/v1/targets`: groups and exporter types, each empty for "all". */
+/** A filter of `/v1/targets`: groups and exporter types, each empty for "all"; one shard of them, if given. */
 export interface TargetFilter {
   readonly groups: readonly string[];
   readonly exporterTypes: readonly string[];
+  readonly shard?: ShardSpec;
 }
 
 /** What one cached view costs besides its body and key: objects, ETag, the LRU's own slots. */
@@ -42,6 +44,8 @@ const ENTRY_OVERHEAD_BYTES = 512;
 export class ViewCache {
   private full: { version: number; view: RenderedView } | undefined;
   private readonly filtered: LRUCache<string, RenderedView>;
+  private readonly shards = new ShardMemo();
+  private shardsPrunedAt: number | undefined;
 
   constructor(maxBytes: number) {
     this.filtered = new LRUCache<string, RenderedView>({
@@ -55,15 +59,24 @@ export class ViewCache {
 
   /** The view of `content` under `filter`. */
   view(content: Content, filter: TargetFilter): RenderedView {
-    if (filter.groups.length === 0 && filter.exporterTypes.length === 0) return this.fullView(content);
-    const key = `${content.version}\0${filter.groups.join(',')}\0${filter.exporterTypes.join(',')}`;
+    if (filter.groups.length === 0 && filter.exporterTypes.length === 0 && filter.shard === undefined) return this.fullView(content);
+    const shard = filter.shard === undefined ? '' : `\0${shardKey(filter.shard)}`;
+    const key = `${content.version}\0${filter.groups.join(',')}\0${filter.exporterTypes.join(',')}${shard}`;
     let view = this.filtered.get(key);
     if (view === undefined) {
-      const body = renderFiltered(content, filter);
-      view = new RenderedView(body, `"${contentHash('filtered', body)}"`);
+      view = filter.shard === undefined ? filteredView(content, filter) : this.shardView(content, filter, filter.shard);
       this.filtered.set(key, view);
     }
     return view;
+  }
+
+  private shardView(content: Content, filter: TargetFilter, spec: ShardSpec): RenderedView {
+    if (this.shardsPrunedAt !== content.version) {
+      this.shards.retain(new Set(content.groups.map((g) => g.name)));
+      this.shardsPrunedAt = content.version;
+    }
+    const { parts, etag } = shardParts(this.shards, selectedGroups(content, filter), filter.exporterTypes, spec);
+    return new RenderedView(joinToBuffer(parts), etag);
   }
 
   private fullView(content: Content): RenderedView {
@@ -91,9 +104,18 @@ export function joinToBuffer(fragments: readonly string[]): Buffer {
   return out;
 }
 
+function filteredView(content: Content, filter: TargetFilter): RenderedView {
+  const body = renderFiltered(content, filter);
+  return new RenderedView(body, `"${contentHash('filtered', body)}"`);
+}
+
+function selectedGroups(content: Content, filter: TargetFilter): readonly GroupView[] {
+  return filter.groups.length === 0 ? content.groups : filter.groups.map((g) => content.group(g)).filter((g) => g !== undefined);
+}
+
 /** The body of a filtered view: groups in name order, nodes in key order. */
 export function renderFiltered(content: Content, filter: TargetFilter): string {
-  const groups = filter.groups.length === 0 ? content.groups : filter.groups.map((g) => content.group(g)).filter((g) => g !== undefined);
+  const groups = selectedGroups(content, filter);
   if (filter.exporterTypes.length === 0) return renderArray(groups.map((g) => g.fragment));
   const types = new Set(filter.exporterTypes);
   const parts: string[] = [];

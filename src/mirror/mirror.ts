@@ -107,7 +107,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
   }
 
   /** The state behind `content()`, for read-only questions (explanations); replaced on reload. */
-  registryState(): Pick<RegistryState, 'invalidDocuments' | 'invalidDocument' | 'groupDocument' | 'nodeDocument' | 'prefix'> | undefined {
+  registryState(): Pick<RegistryState, 'invalidDocuments' | 'invalidDocument' | 'groupDocument' | 'nodeDocument' | 'prefix' | 'lastGoodGroups'> | undefined {
     return this.state;
   }
 

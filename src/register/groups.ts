@@ -1,6 +1,6 @@
 /**
  * Group documents in etcd: create-or-join, configure with compare-and-swap,
- * read, list, delete (docs/registry-layout.md).
+ * read, list, delete (docs/registry-layout.md, "Group document").
  * Functions over an etcd3 client they do not own.
  */
 import type { Etcd3, IKeyValue, IRequestOp } from 'etcd3';

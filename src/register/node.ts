@@ -1,6 +1,6 @@
 /**
  * What a registrant says about a node, checked before anything is written
- * (docs/registry-layout.md). Pure: no I/O.
+ * (docs/registry-layout.md, "Node document"). Pure: no I/O.
  */
 import { isIPv6 } from 'node:net';
 import { InvalidArgumentError } from '../errors.js';

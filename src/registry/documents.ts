@@ -1,7 +1,7 @@
 /**
  * Group and node documents: parsing what any writer put in etcd, and
  * formatting what we write, in the Go library's JSON shape
- * (registry-layout.md, "Group document", "Node document").
+ * (docs/registry-layout.md, "Group document", "Node document", "Decoding").
  */
 
 /** Why a document was skipped; a label value of the invalid-documents metrics. */

@@ -4,7 +4,7 @@
  * `/v1/targets/<group>` from this server and whose `basic_auth` is the
  * group's credentials. Pure: no I/O; `yaml.ts` turns it into text.
  */
-import type { ScrapeConfigOptions, SdClientAuth, SecretRef } from './options.js';
+import { shardQuery, type ScrapeConfigOptions, type SdClientAuth, type SecretRef } from './options.js';
 
 /** What a job is made from: a group's name and, when it has them, its scrape credentials (secret). */
 export interface ScrapeGroup {
@@ -85,7 +85,7 @@ function basicAuth(group: ScrapeGroup, passwordDir: string | undefined): BasicAu
 /** The job of one group. */
 export function buildScrapeJob(group: ScrapeGroup, opts: ScrapeConfigOptions): ScrapeJob {
   const sd: HttpSdConfig = {
-    url: `${opts.externalUrl}/v1/targets/${encodeURIComponent(group.name)}`,
+    url: `${opts.externalUrl}/v1/targets/${encodeURIComponent(group.name)}${shardQuery(opts.shard)}`,
     ...sdAuthFields(opts.sdAuth),
     ...(opts.sdCaFile === undefined ? {} : { tls_config: { ca_file: opts.sdCaFile } }),
   };

@@ -2,6 +2,7 @@
  * Options of the generated Prometheus `scrape_configs` document, and the
  * checks of the values that end up in it.
  */
+import { DEFAULT_SHARD_BY, type ShardSpec } from '../shard/index.js';
 
 /** A secret as it appears in a Prometheus config: the value itself, or a file Prometheus reads it from. */
 export type SecretRef = { readonly inline: string } | { readonly file: string };
@@ -29,6 +30,8 @@ export interface ScrapeConfigOptions {
   readonly sdAuth?: SdClientAuth;
   /** CA file Prometheus verifies this server's certificate with (`tls_config.ca_file`). */
   readonly sdCaFile?: string;
+  /** When set, the jobs read only this shard of each group (`?shard=&shards=`), for one Prometheus of a sharded set. */
+  readonly shard?: ShardSpec;
   /** A comment put at the top of the document. */
   readonly comment?: string;
 }
@@ -68,4 +71,11 @@ export function configPathProblem(path: string): string | undefined {
   // Control characters cannot be written in a config file a human can read back.
   // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
   return /[\u0000-\u001f\u007f]/.test(path) ? 'must not contain control characters' : undefined;
+}
+
+/** The query a sharded job's http_sd URL carries: `?shard=I&shards=N`, plus `&shard_by=` when not the default. */
+export function shardQuery(shard: ShardSpec | undefined): string {
+  if (shard === undefined) return '';
+  const by = shard.by.join(',') === DEFAULT_SHARD_BY.join(',') ? '' : `&shard_by=${shard.by.join(',')}`;
+  return `?shard=${shard.index}&shards=${shard.count}${by}`;
 }

@@ -5,6 +5,8 @@
  * Prometheus 2.42 that fetches each group's targets from our bearer-protected
  * /v1/targets/<group> and scrapes with the group's credentials. The right
  * password makes the target `up`; a group with a wrong one is `down` (401).
+ * A password-only group (empty username, as the Go sidecars write them,
+ * under a name with a dot) is scraped with its password too.
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
@@ -57,7 +59,8 @@ async function bcryptHash(password: string): Promise<string | undefined> {
 /** node_exporter behind basic auth; ready once /metrics answers 401 without credentials. */
 async function useProtectedNodeExporter(t: TestContext, dir: string, hash: string): Promise<string> {
   const webConfig = join(dir, 'web.yml');
-  await writeFile(webConfig, stringify({ basic_auth_users: { [USERNAME]: hash } }, PROMETHEUS_YAML_OPTIONS));
+  // The empty user is what a password-only group's basic_auth sends.
+  await writeFile(webConfig, stringify({ basic_auth_users: { [USERNAME]: hash, '': hash } }, PROMETHEUS_YAML_OPTIONS));
   const port = await freePort();
   const address = `127.0.0.1:${port}`;
   const child = await useChild(t, {
@@ -106,8 +109,8 @@ test('Prometheus scrapes a basic-auth node_exporter with the credentials of the 
   });
   const client = etcd.client();
   const created = formatGoTime(new Date());
-  for (const [group, password] of [['right', PASSWORD], ['wrong', 'not-the-password']] as const) {
-    await client.put(groupKey(PREFIX, group)).value(formatGroupDocument({ name: group, username: USERNAME, password, commonLabels: { suite: 'e2e' }, created }));
+  for (const [group, username, password] of [['right', USERNAME, PASSWORD], ['wrong', USERNAME, 'not-the-password'], ['pw.only', '', PASSWORD]] as const) {
+    await client.put(groupKey(PREFIX, group)).value(formatGroupDocument({ name: group, username, password, commonLabels: { suite: 'e2e' }, created }));
     await client.put(nodeKey(PREFIX, group, 'ne-1', 'node_exporter')).value(formatNodeDocument({
       id: 'ne-1', exporterType: 'node_exporter', port: 9100, metricsPath: '/metrics', labels: {}, status: 'healthy', lastSeen: created, address,
     }));
@@ -128,16 +131,18 @@ test('Prometheus scrapes a basic-auth node_exporter with the credentials of the 
   assert.equal(up.scrapeUrl, `http://${address}/metrics`);
   assert.equal(up.labels['suite'], 'e2e');
   assert.equal(up.discoveredLabels['__meta_etcd_group'], 'right');
+  const passwordOnly = await waitForHealth(prometheus, 'etcd-sd-pw.only', 'up');
+  assert.equal(passwordOnly.discoveredLabels['__meta_etcd_group'], 'pw.only');
   const down = await waitForHealth(prometheus, 'etcd-sd-wrong', 'down');
   assert.match(down.lastError, /401/);
 
   const series = await eventually('up{job="etcd-sd-right"} == 1', async () => {
     const data = await prometheus.api.query('up{job=~"etcd-sd-.*"}');
-    return data.resultType === 'vector' && data.result.length === 2 ? data.result : undefined;
+    return data.resultType === 'vector' && data.result.length === 3 ? data.result : undefined;
   });
   assert.deepEqual(
     Object.fromEntries(series.map((s) => [s.metric['job'], s.value[1]])),
-    { 'etcd-sd-right': '1', 'etcd-sd-wrong': '0' },
+    { 'etcd-sd-right': '1', 'etcd-sd-wrong': '0', 'etcd-sd-pw.only': '1' },
   );
   const selfMetrics = await prometheus.api.selfMetrics();
   assert.match(selfMetrics, /prometheus_sd_http_failures_total 0\n/, 'every http_sd fetch passed our bearer check');

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type { Etcd3 } from 'etcd3';
 import { useTestEtcd } from '../helpers/etcd.js';
 import { spawnCli } from '../helpers/cli.js';
+import { EXPECTED_FIXTURE_TARGETS } from '../helpers/expected.js';
 import { loadFixtureFile, putFixtures } from '../helpers/fixtures.js';
 import { assertNoSecrets, OutputLog, setupEtcdAuth, TEST_SECRETS, USER_PASSWORDS } from '../helpers/secrets.js';
 import { eventually, httpGet, targets, useTestServer } from '../helpers/server.js';
@@ -57,11 +58,11 @@ test('read-only sd-reader: the server serves everything, and could not write if 
   const lines: string[] = [];
   const server = await useTestServer(t, etcd.endpoint, { logLines: lines, args: ['--etcd-username', 'sd-reader', '--etcd-password-file', file('sd-reader')] });
   await server.mirror.whenReady();
-  assert.equal((await targets(server)).groups.length, 13);
+  assert.equal((await targets(server)).groups.length, EXPECTED_FIXTURE_TARGETS.length);
   assert.equal((await httpGet(`${server.url}/readyz`)).status, 200);
   // Watching works too: a change by someone else arrives.
   await users.root.put(`${P}/later/nodes/l-1_node_exporter`).value(JSON.stringify({ id: 'l-1', exporter_type: 'node_exporter', port: 9100 }));
-  await eventually('the watch delivers', async () => ((await targets(server)).groups.length === 14 ? true : undefined));
+  await eventually('the watch delivers', async () => ((await targets(server)).groups.length === EXPECTED_FIXTURE_TARGETS.length + 1 ? true : undefined));
   const out = new OutputLog();
   lines.forEach((l, i) => out.add(`log line ${i}`, l));
   assertNoSecrets(out);

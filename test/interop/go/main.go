@@ -43,6 +43,7 @@ func main() {
 	specArg := fs.String("spec", "", "spec file (register) or JSON (configure)")
 	ttl := fs.Int("ttl", 4, "lease TTL in seconds")
 	kind := fs.String("kind", "node", "document kind for decode")
+	reput := fs.Bool("reput", true, "register: re-put every TTL/2 (RegisterNodeWithRetry); false: keep the leases alive only")
 	_ = fs.Parse(os.Args[2:])
 
 	if cmd == "decode" {
@@ -55,7 +56,7 @@ func main() {
 	ctx := context.Background()
 	switch cmd {
 	case "register":
-		fail(register(ctx, c, *prefix, *specArg, time.Duration(*ttl)*time.Second))
+		fail(register(ctx, c, *prefix, *specArg, time.Duration(*ttl)*time.Second, *reput))
 	case "delete-node":
 		fail(deleteNode(ctx, c, *prefix, *group, Node{ID: *id, ExporterType: *exporterType}))
 	case "delete-group":
@@ -116,9 +117,10 @@ type registered struct {
 
 // register joins the groups, configures them, registers the nodes (each with
 // a copy of its group's in-memory common labels) and re-puts the same bytes
-// every TTL/2, under a new lease every second heartbeat. When stdin closes
+// every TTL/2, under a new lease every second heartbeat (with -reput=false
+// it only keeps the leases alive, so deletes by others stay done). When stdin closes
 // (the registrant's context is cancelled) it deletes its nodes, as Go does.
-func register(ctx context.Context, c *clientv3.Client, base, file string, ttl time.Duration) error {
+func register(ctx context.Context, c *clientv3.Client, base, file string, ttl time.Duration, reput bool) error {
 	raw, err := os.ReadFile(file)
 	if err != nil {
 		return err
@@ -142,7 +144,7 @@ func register(ctx context.Context, c *clientv3.Client, base, file string, ttl ti
 		specs[g.Name] = s
 	}
 	nodes := []registered{}
-	leases := []int64{}
+	leases := []clientv3.LeaseID{}
 	for _, n := range spec.Nodes {
 		node, err := prepareNode(specs[n.Group], n.Node)
 		if err != nil {
@@ -158,9 +160,9 @@ func register(ctx context.Context, c *clientv3.Client, base, file string, ttl ti
 			return err
 		}
 		nodes = append(nodes, r)
-		leases = append(leases, int64(lease))
+		leases = append(leases, lease)
 	}
-	printJSON(map[string]any{"ready": true, "leases": leases})
+	printJSON(map[string]any{"ready": true, "leases": hexIDs(leases)})
 	stop := make(chan struct{})
 	go func() {
 		_, _ = io.Copy(io.Discard, os.Stdin)
@@ -168,7 +170,21 @@ func register(ctx context.Context, c *clientv3.Client, base, file string, ttl ti
 	}()
 	current := make([]clientv3.LeaseID, len(nodes))
 	for i := range leases {
-		current[i] = clientv3.LeaseID(leases[i])
+		current[i] = leases[i]
+		if !reput {
+			alive, err := c.KeepAlive(ctx, current[i])
+			if err != nil {
+				return err
+			}
+			go func() {
+				for range alive {
+				}
+			}()
+		}
+	}
+	tick := ttl / 2
+	if !reput {
+		tick = time.Duration(1 << 62)
 	}
 	for beat := 1; ; beat++ {
 		select {
@@ -178,9 +194,9 @@ func register(ctx context.Context, c *clientv3.Client, base, file string, ttl ti
 			}
 			printJSON(map[string]any{"stopped": true})
 			return nil
-		case <-time.After(ttl / 2):
+		case <-time.After(tick):
 		}
-		ids := []int64{}
+		ids := []clientv3.LeaseID{}
 		for i, r := range nodes {
 			if beat%2 == 1 {
 				lease, err := putNode(ctx, c, r.key, r.value, ttl)
@@ -196,9 +212,9 @@ func register(ctx context.Context, c *clientv3.Client, base, file string, ttl ti
 					return err
 				}
 			}
-			ids = append(ids, int64(current[i]))
+			ids = append(ids, current[i])
 		}
-		printJSON(map[string]any{"heartbeat": beat, "leases": ids})
+		printJSON(map[string]any{"heartbeat": beat, "leases": hexIDs(ids)})
 	}
 }
 
@@ -225,6 +241,15 @@ func watch(ctx context.Context, c *clientv3.Client, base string) error {
 		}
 	}
 	return nil
+}
+
+// hexIDs prints lease ids as strings: as JSON numbers they lose precision.
+func hexIDs(ids []clientv3.LeaseID) []string {
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = fmt.Sprintf("%x", int64(id))
+	}
+	return out
 }
 
 func errText(err error) string {
