@@ -49,8 +49,8 @@ const ROWS = [
 ];
 
 function list(v: unknown): string[] {
-  // eslint-disable-next-line @typescript-eslint/no-base-to-string -- flag values are strings, numbers or booleans
-  return Array.isArray(v) ? v.map(String) : v === undefined ? [] : [String(v)];
+  const items: unknown[] = Array.isArray(v) ? v : v === undefined ? [] : [v];
+  return items.filter((x): x is string => typeof x === 'string');
 }
 
 async function targetOf(output: string | undefined, dir: string | undefined, format: string): Promise<FileTarget> {
@@ -61,8 +61,8 @@ async function targetOf(output: string | undefined, dir: string | undefined, for
     if (s?.isDirectory() !== true) throw new ConfigError('--output-dir', `${describe(dir)} is not an existing directory`);
     return { kind: 'dir', dir: dir.replace(/\/+$/, '') || '/', format };
   }
-  // eslint-disable-next-line @typescript-eslint/no-non-null-assertion -- exactly one of output and dir is set (checked above)
-  return { kind: 'file', path: output! };
+  if (output === undefined) throw new ConfigError('--output', 'give exactly one of --output FILE and --output-dir DIR');
+  return { kind: 'file', path: output };
 }
 
 /** Runs `file-sd`; resolves with the exit code once stopped. */
@@ -86,8 +86,7 @@ export async function fileSdCommand(ctx: CliContext): Promise<number> {
   if (shards !== undefined && shards.index === undefined) throw new ConfigError('--shard', 'required with --shards: the shard this file is for');
   const filter: TargetFilter = {
     groups: [...new Set(groups)].sort(), exporterTypes: [...new Set(list(settings.get('exporter-type')?.value))].sort(),
-    // eslint-disable-next-line @typescript-eslint/no-non-null-assertion -- checked just above
-    ...(shards === undefined ? {} : { shard: { index: shards.index!, count: shards.count, by: shards.by } }),
+    ...(shards?.index === undefined ? {} : { shard: { index: shards.index, count: shards.count, by: shards.by } }),
   };
   const listenSetting = settings.get('listen');
   const address = listenSetting === undefined ? undefined : checkListen(listenSetting);

@@ -80,6 +80,10 @@ export class FileSdWriter {
     await this.running;
   }
 
+  private changedSinceDrainStarted(): boolean {
+    return this.dirty;
+  }
+
   private kick(): void {
     if (this.closed || this.retryTimer !== undefined) return;
     this.dirty = true;
@@ -97,8 +101,8 @@ export class FileSdWriter {
         await this.sync(content);
         this.retryMs = this.opts.retryMs ?? 1000;
         this.version = content.version;
-        // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- a change may arrive during the await
-        this.inStep.set(this.dirty ? 0 : 1);
+        // A change may have arrived while the file was being written.
+        this.inStep.set(this.changedSinceDrainStarted() ? 0 : 1);
         this.lastWrite.set(Date.now() / 1000);
       } catch (err) {
         this.failures.inc();

@@ -143,10 +143,9 @@ function checkPatch(patch: GroupPatch): void {
 }
 
 function applyPatch(current: GroupSpec, patch: GroupPatch): GroupSpec {
-  const removed = new Set(patch.removeLabels);
-  const base = Object.entries(patch.replaceLabels ?? current.commonLabels);
-  const labels: Record<string, string> = Object.fromEntries(base.filter(([name]) => !removed.has(name)));
-  Object.assign(labels, patch.setLabels ?? {});
+  const removed = new Set(patch.removeLabels ?? []);
+  const kept = Object.entries(patch.replaceLabels ?? current.commonLabels).filter(([name]) => !removed.has(name));
+  const labels: Record<string, string> = { ...Object.fromEntries(kept), ...patch.setLabels };
   return {
     username: patch.username ?? current.username,
     password: patch.password ?? current.password,

@@ -66,8 +66,8 @@ export class ShardMemo {
     if (h === undefined) {
       h = hashNodes(group, by, previous?.byLabels.get(key));
       // `shard_by` is client-chosen: keep the few most recent, so distinct values cannot grow memory.
-      const oldest = m.byLabels.keys().next().value;
-      if (m.byLabels.size >= MAX_SHARD_BY_KEPT && oldest !== undefined) m.byLabels.delete(oldest);
+      const oldest = m.byLabels.keys().next();
+      if (m.byLabels.size >= MAX_SHARD_BY_KEPT && oldest.done !== true) m.byLabels.delete(oldest.value);
       m.byLabels.set(key, h);
     }
     return h;
@@ -96,10 +96,11 @@ function hashNodes(group: GroupView, by: readonly string[], old: NodeHashes | un
     const source = sourceValue(node, by);
     const j = oldAt.get(node.key);
     keys[i] = node.key;
-    if (old !== undefined && j !== undefined && old.sources[j] === source) {
+    const kept = j === undefined ? undefined : old?.sources[j];
+    if (j !== undefined && old !== undefined && kept === source) {
       hi[i] = old.hi[j] ?? 0;
       lo[i] = old.lo[j] ?? 0;
-      sources[i] = old.sources[j] ?? ownCopy(source);
+      sources[i] = kept;
       return;
     }
     const x = hash64(source);
@@ -110,10 +111,15 @@ function hashNodes(group: GroupView, by: readonly string[], old: NodeHashes | un
   return { hi, lo, keys, sources };
 }
 
+/** The shard of node `i`; `i` is always within the hashes, which were built from the same view. */
+function shardOf(h: NodeHashes, i: number, count: number): number {
+  return reduce(h.hi[i] ?? 0, h.lo[i] ?? 0, count);
+}
+
 /** The shard (0..count-1) of each of a group's nodes, in `nodes` order. */
 export function groupShards(group: GroupView, by: readonly string[], count: number, memo = new ShardMemo()): number[] {
   const h = memo.hashes(group, by);
-  return group.nodes.map((_, i) => reduce(h.hi[i] ?? 0, h.lo[i] ?? 0, count));
+  return group.nodes.map((_, i) => shardOf(h, i, count));
 }
 
 /** The nodes' JSON of one shard, in view order, and an ETag derived from what determines it. */
@@ -134,7 +140,7 @@ export function shardParts(memo: ShardMemo, groups: readonly GroupView[], export
     const h = memo.hashes(g, spec.by);
     g.nodes.forEach((n, i) => {
       if (types !== undefined && !types.has(n.exporterType)) return;
-      if (reduce(h.hi[i] ?? 0, h.lo[i] ?? 0, spec.count) === spec.index) parts.push(n.json);
+      if (shardOf(h, i, spec.count) === spec.index) parts.push(n.json);
     });
   }
   // Content-derived, so every replica gives the same ETag for the same shard.

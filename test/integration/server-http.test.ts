@@ -7,7 +7,7 @@ import { loadFixtureFile, putFixtures } from '../helpers/fixtures.js';
 import { EXPECTED_FIXTURE_TARGETS } from '../helpers/expected.js';
 import { eventually, httpGet, targets, useTestServer } from '../helpers/server.js';
 
-test('fixtures in etcd are served exactly as docs/registry-layout.md prescribes, with ETag, revision, 304 and gzip', async (t) => {
+test('fixtures in etcd are served exactly as the spec prescribes, with ETag, revision, 304 and gzip', async (t) => {
   const etcd = await useTestEtcd(t);
   const put = await putFixtures(etcd.client(), loadFixtureFile().entries);
   t.after(() => put.lease?.release());

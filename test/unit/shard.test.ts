@@ -124,7 +124,7 @@ test('shard parameters: defaults, validation with messages that say how to fix i
     [['0'], ['3'], ['__param_target'], /comes from the scrape config/],
   ];
   for (const [shard, shards, by, re] of bad) {
-    assert.throws(() => p(shard, shards, by), (err: unknown) => err instanceof ShardParamError && re.test(err.message), `${shard.join(',')}/${shards.join(',')}/${by.join(',')}`);
+    assert.throws(() => p(shard, shards, by), (err: unknown) => err instanceof ShardParamError && re.test(err.message), JSON.stringify([shard, shards, by]));
   }
 });
 
