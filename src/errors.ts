@@ -85,5 +85,7 @@ export function describe(value: unknown): string {
 
 /** The message of anything thrown, for logs. */
 export function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  const message = err instanceof Error ? err.message : String(err);
+  // grpc-js appends "Resolution note: " even when it has no note: drop the dangling label.
+  return message.replace(/\s*Resolution note:\s*(?=$|\n)/g, '');
 }

@@ -9,7 +9,8 @@ import { EmptyGroupCleaner } from './cleanup/index.js';
 import type { ServeConfig } from './config/serve.js';
 import { createEtcdClient } from './etcd/client.js';
 import { EventHub } from './events/hub.js';
-import { startEmbeddedEtcd, type EmbeddedEtcd } from './etcd/embedded.js';
+import { PreflightError, startEmbeddedEtcd, type EmbeddedEtcd } from './etcd/embedded.js';
+import { ConfigError, errorMessage } from './errors.js';
 import { createHttpHandler } from './http/app.js';
 import { listen, type HttpServer } from './http/server.js';
 import type { Logger } from './log.js';
@@ -35,11 +36,13 @@ export interface RunningServer {
 export interface ServerOverrides {
   readonly registry?: Registry;
   readonly mirror?: Partial<Pick<MirrorOptions, 'probeIntervalMs' | 'stallMs' | 'backoffInitialMs' | 'backoffMaxMs'>>;
+  /** Aborts start-up (the first Ctrl-C): whatever was started is stopped and start rejects. */
+  readonly signal?: AbortSignal;
 }
 
 /** Starts everything `serve` runs. Resolves once the HTTP server listens (not once loaded: see /readyz). */
 export async function startServer(config: ServeConfig, logger: Logger, overrides: ServerOverrides = {}): Promise<RunningServer> {
-  const embedded = config.etcd.endpoints.length === 0 ? await startEmbedded(config, logger) : undefined;
+  const embedded = config.etcd.endpoints.length === 0 ? await startEmbedded(config, logger, overrides.signal) : undefined;
   let client: Etcd3 | undefined;
   try {
     const endpoints = embedded ? [embedded.endpoint] : config.etcd.endpoints;
@@ -47,7 +50,7 @@ export async function startServer(config: ServeConfig, logger: Logger, overrides
     const registry = overrides.registry ?? new Registry();
     const source = new EtcdSource(client, config.etcd.prefix);
     const metrics = createServerMetrics(registry);
-    const mirror = new Mirror({ ...overrides.mirror, source, prefix: config.etcd.prefix, logger, metrics: metrics.mirror });
+    const mirror = new Mirror({ ...overrides.mirror, source, prefix: config.etcd.prefix, logger, metrics: metrics.mirror, limits: config.documentLimits });
     registerStateGauges(registry, mirror);
     const hub = new EventHub(mirror);
     const { app, handler } = createHttpHandler({
@@ -56,7 +59,15 @@ export async function startServer(config: ServeConfig, logger: Logger, overrides
       ...(config.scrapeConfigs === undefined ? {} : { scrapeConfigs: config.scrapeConfigs }),
       operator: { source: mirror, hub },
     });
-    const http = await listen(handler, config.listen.host, config.listen.port, config.tls);
+    const http = await listen(handler, config.listen.host, config.listen.port, config.tls, {
+      writeTimeoutMs: config.httpWriteTimeoutMs, maxConnections: config.maxConnections,
+    }).catch((err: unknown) => {
+      throw listenProblem(err, config.listen);
+    });
+    if (overrides.signal?.aborted === true) {
+      await http.close(0);
+      overrides.signal.throwIfAborted();
+    }
     mirror.start();
     const cleaner = config.cleanup === undefined ? undefined : new EmptyGroupCleaner({
       ...config.cleanup, client, prefix: config.etcd.prefix, mirror, registry, logger: logger.child({ component: 'cleanup' }),
@@ -85,10 +96,38 @@ export async function startServer(config: ServeConfig, logger: Logger, overrides
   }
 }
 
-async function startEmbedded(config: ServeConfig, logger: Logger): Promise<EmbeddedEtcd> {
+async function startEmbedded(config: ServeConfig, logger: Logger, signal?: AbortSignal): Promise<EmbeddedEtcd> {
   const e = config.embeddedEtcd;
   logger.info('no etcd endpoints configured; starting a local etcd', { binary: e.binary, dataDir: e.dataDir, clientPort: e.clientPort });
-  return startEmbeddedEtcd({ binary: e.binary, dataDir: e.dataDir, clientPort: e.clientPort, peerPort: e.peerPort, logger: logger.child({ component: 'embedded-etcd' }) });
+  try {
+    return await startEmbeddedEtcd({
+      binary: e.binary, dataDir: e.dataDir, clientPort: e.clientPort, peerPort: e.peerPort, logger: logger.child({ component: 'embedded-etcd' }),
+      ...(signal === undefined ? {} : { signal }),
+    });
+  } catch (err) {
+    throw err instanceof PreflightError ? preflightProblem(err) : err;
+  }
+}
+
+const PREFLIGHT_FIX: Readonly<Record<PreflightError['problem'], readonly [string, string]>> = {
+  client_port: ['--embedded-etcd-client-port', 'choose a free port, stop what holds it, or point --etcd-endpoints at a running etcd'],
+  peer_port: ['--embedded-etcd-peer-port', 'choose a free port or stop what holds it'],
+  data_dir: ['--etcd-data-dir', 'name a directory this user can create and write'],
+};
+
+/** A preflight failure is a bad setting: name it and the fix (exit 2). */
+function preflightProblem(err: PreflightError): ConfigError {
+  const [setting, fix] = PREFLIGHT_FIX[err.problem];
+  return new ConfigError(setting, `${err.message}; ${fix}`, { cause: err });
+}
+
+function listenProblem(err: unknown, at: { host: string; port: number }): Error {
+  const code = (err as NodeJS.ErrnoException).code;
+  const where = `${formatHost(at.host)}:${at.port}`;
+  if (code === 'EADDRINUSE') return new ConfigError('--listen', `${where} is already in use; choose another port (e.g. --listen 127.0.0.1:9912) or stop what holds it`, { cause: err });
+  if (code === 'EACCES') return new ConfigError('--listen', `${where}: permission denied (ports below 1024 need privileges); choose a port from 1024`, { cause: err });
+  if (code === 'EADDRNOTAVAIL') return new ConfigError('--listen', `${where}: no such address on this machine; use 127.0.0.1, 0.0.0.0, [::] or one of its addresses`, { cause: err });
+  return new ConfigError('--listen', `cannot listen on ${where}: ${errorMessage(err)}`, { cause: err });
 }
 
 async function shutdown(

@@ -4,12 +4,14 @@ import { flagsOf, type SettingRow, type Settings } from '../config/file.js';
 import { formatHelp, isHelpRequested, UsageError } from '../config/flags.js';
 import { loadEtcdConnection, type EtcdConnectionConfig } from '../config/serve.js';
 import { ConfigError, InvalidArgumentError } from '../errors.js';
-import { parseNodeDocument } from '../registry/index.js';
+import { explainGroupDocument, invalidUnder } from '../explain/explain.js';
+import { GROUP_NAME_RULE, parseNodeDocument } from '../registry/index.js';
 import { RegistryClient } from '../register/client.js';
 import { GroupNotFoundError } from '../register/errors.js';
 import { checkGroupName, listGroupNodes, type Group, type GroupPatch } from '../register/groups.js';
 import { clientConnectionFlags, DEFAULT_CLIENT_ENDPOINT, parseLabels } from './register.js';
 import { EXIT_OK, EXIT_USAGE, type CliContext } from './io.js';
+import { loadRegistryState, type LoadedState } from './load-state.js';
 
 const CONFIGURE_SETTINGS: readonly SettingRow[] = deepFreeze([
   row('label', 'repeat', 'NAME=VALUE', '', '', 'Common label to add or change.'),
@@ -81,6 +83,7 @@ export async function groupCommand(ctx: CliContext): Promise<number> {
   const patch = name === 'configure' ? patchFrom(settings, ctx.readFile) : undefined;
   const client = new RegistryClient({ ...etcd, endpoints: endpointsOf(etcd) });
   try {
+    if (name === 'list') return await list(client, etcd, ctx);
     return await run(name, client, group, patch, ctx);
   } finally {
     await client.close().catch(() => undefined);
@@ -133,21 +136,51 @@ async function run(action: Action, client: RegistryClient, group: string, patch:
       ctx.stdout(JSON.stringify(maskedGroup(g), null, 2));
       return EXIT_OK;
     }
-    case 'list': {
-      const groups = await client.listGroups();
-      const width = Math.max(4, ...groups.map((g) => g.name.length)) + 2;
-      const lines = groups.map((g) => `${g.name.padEnd(width)}${String(g.nodes).padEnd(7)}${g.hasDocument ? 'yes' : 'no'}`);
-      ctx.stdout([`${'NAME'.padEnd(width)}NODES  DOCUMENT`, ...lines].join('\n'));
-      return EXIT_OK;
-    }
+    case 'list':
+      throw new TypeError('list is run by list()');
     case 'show':
       return show(client, group, ctx);
     case 'delete': {
       const deleted = await client.deleteGroup(group);
-      ctx.stdout(`deleted group ${group}: ${deleted} key${deleted === 1 ? '' : 's'}`);
+      // Deleting what is not there succeeds (exit 0), but says so: a typo must not look like a delete.
+      ctx.stdout(deleted === 0 ? `group ${group} does not exist: nothing deleted` : `deleted group ${group}: ${deleted} key${deleted === 1 ? '' : 's'}`);
       return EXIT_OK;
     }
   }
+}
+
+/**
+ * `group list`: every group, with whether the server serves it and why not,
+ * from the same listing code the server loads with (so a group it skips,
+ * e.g. for its name, is listed too, with the reason).
+ */
+async function list(client: RegistryClient, etcd: EtcdConnectionConfig, ctx: CliContext): Promise<number> {
+  const [groups, { state }] = await Promise.all([client.listGroups(), loadRegistryState({ ...etcd, endpoints: endpointsOf(etcd) })]);
+  const rows = groups.map((g) => ({ name: g.name, nodes: String(g.nodes), document: g.hasDocument ? 'yes' : 'no', served: servedNote(state, g.name) }));
+  const skipped = new Map<string, number>();
+  for (const d of state.invalidDocuments()) {
+    if (d.reason !== 'invalid_group_name') continue;
+    const name = d.key.slice(state.prefix.length + 1).split('/')[0] ?? '';
+    skipped.set(name, (skipped.get(name) ?? 0) + 1);
+  }
+  for (const [name, n] of skipped) rows.push({ name: JSON.stringify(name), nodes: String(n), document: '-', served: `no: not a group name the server serves (${GROUP_NAME_RULE})` });
+  const width = Math.max(4, ...rows.map((r) => r.name.length)) + 2;
+  const lines = rows.map((r) => `${r.name.padEnd(width)}${r.nodes.padEnd(7)}${r.document.padEnd(10)}${r.served}`);
+  ctx.stdout([`${'NAME'.padEnd(width)}NODES  DOCUMENT  SERVED`, ...lines].join('\n'));
+  return EXIT_OK;
+}
+
+/** `yes`, or `yes` with what the server leaves out of the group and why. */
+function servedNote(state: LoadedState['state'], group: string): string {
+  const notes: string[] = [];
+  const docProblem = explainGroupDocument(state, group).problem;
+  if (docProblem !== undefined) notes.push(`group document skipped (${docProblem.reason}), so no common labels`);
+  const nodeProblems = invalidUnder(state, group).filter((d) => d.key !== docProblem?.key);
+  if (nodeProblems.length > 0) {
+    const reasons = [...new Set(nodeProblems.map((d) => d.reason))].join(', ');
+    notes.push(`${nodeProblems.length} node${nodeProblems.length === 1 ? '' : 's'} skipped (${reasons}; see etcd-http-sd explain ${group})`);
+  }
+  return notes.length === 0 ? 'yes' : `yes, ${notes.join('; ')}`;
 }
 
 async function show(client: RegistryClient, group: string, ctx: CliContext): Promise<number> {

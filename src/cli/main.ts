@@ -37,7 +37,15 @@ function signalExit(sig: NodeJS.Signals): number {
 
 function usage(): string {
   const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(16)}${c.summary}`);
-  return `Usage: etcd-http-sd <command> [flags]\n\nCommands:\n${lines.join('\n')}\n\nRun 'etcd-http-sd <command> --help' for a command's flags.\n`;
+  return `Usage: etcd-http-sd <command> [flags]\n\nCommands:\n${lines.join('\n')}\n\n` +
+    `Flags:\n  -h, --help      this help (with a command: that command's flags)\n  -v, --version   print the version\n\n` +
+    `Run 'etcd-http-sd <command> --help' or 'etcd-http-sd help <command>' for a command's flags.\n`;
+}
+
+/** `--version` or `-v` anywhere before `--`, even after a subcommand. */
+function versionRequested(argv: readonly string[]): boolean {
+  const end = argv.indexOf('--');
+  return (end === -1 ? argv : argv.slice(0, end)).some((a) => a === '-v' || a === '--version');
 }
 
 function stopSignal(): Promise<NodeJS.Signals> {
@@ -53,8 +61,14 @@ function stopSignal(): Promise<NodeJS.Signals> {
   });
 }
 
-async function main(argv: readonly string[]): Promise<number> {
+async function main(args: readonly string[]): Promise<number> {
+  // `help serve` is `serve --help`.
+  const argv = args[0] === 'help' && args[1] !== undefined ? [args[1], '--help', ...args.slice(2)] : args;
   const [name, ...rest] = argv;
+  if (versionRequested(argv)) {
+    process.stdout.write(`etcd-http-sd ${VERSION}\n`);
+    return EXIT_OK;
+  }
   if (name === undefined || name === '-h' || name === '--help' || name === 'help') {
     process.stdout.write(usage());
     return name === undefined ? EXIT_USAGE : EXIT_OK;

@@ -5,7 +5,7 @@
 import { hostname, networkInterfaces } from 'node:os';
 import { deepFreeze, row } from '../config/checks.js';
 import { flagsOf, type Env, type ReadFile, type Resolved, type SettingRow, type Settings } from '../config/file.js';
-import { formatHelp, isHelpRequested, UsageError, type FlagSpec } from '../config/flags.js';
+import { formatHelp, isHelpRequested, parseDuration, UsageError, type FlagSpec } from '../config/flags.js';
 import { ETCD_CONNECTION_FLAGS, loadEtcdConnection, type EtcdConnectionConfig } from '../config/serve.js';
 import { ConfigError, InvalidArgumentError, errorMessage } from '../errors.js';
 import { createLogger, LOG_LEVELS, type Logger, type LogLevel } from '../log.js';
@@ -13,6 +13,7 @@ import { RegistryClient } from '../register/client.js';
 import { isPermanentRefusal } from '../register/errors.js';
 import { validateHealthCheck, type HealthCheckOptions } from '../register/health.js';
 import { validateNode, type NodeSpec } from '../register/node.js';
+import { checkLabels } from '../registry/index.js';
 import { EXIT_FAILURE, EXIT_OK, type CliContext } from './io.js';
 
 const SUMMARY = `Register one exporter in the registry and keep it registered until SIGTERM or
@@ -38,7 +39,7 @@ export const REGISTER_SETTINGS: readonly SettingRow[] = deepFreeze([
   row('metrics-path', 'string', 'PATH', '', '/metrics', 'Path of the metrics endpoint.'),
   row('label', 'repeat', 'NAME=VALUE', '', '', 'Node label.'),
   row('status', 'string', 'STATUS', '', 'healthy', 'Node status, e.g. maintenance.'),
-  row('ttl', 'duration', '', '', '30s', 'Lease TTL, whole seconds, at least 1s.'),
+  row('ttl', 'string', 'DURATION', '', '30s', 'Lease TTL in whole seconds, at least 1s: 30s, 2m, or a plain number of seconds (30).'),
   row('check-url', 'string', 'URL', '', '', 'Register only while this http(s) URL answers 2xx.'),
   row('check-interval', 'duration', '', '', '10s', 'Time between health checks.'),
   row('check-timeout', 'duration', '', '', '', 'Bound of one health check. Default min(5s, --check-interval).'),
@@ -102,9 +103,13 @@ export function parseLabels(r: Resolved | undefined): Record<string, string> {
   const labels: Record<string, string> = {};
   for (const item of r === undefined ? [] : (r.value as readonly string[])) {
     const eq = item.indexOf('=');
-    if (eq <= 0) throw new ConfigError(r?.where ?? '--label', `expected NAME=VALUE, got ${JSON.stringify(item)}`);
+    // Never a value in a message: it may be anything, a secret included. Without "=" it is a name.
+    if (eq < 0) throw new ConfigError(r?.where ?? '--label', `expected NAME=VALUE, got ${JSON.stringify(item)}`);
+    if (eq === 0) throw new ConfigError(r?.where ?? '--label', 'expected NAME=VALUE, got no name before "="');
     labels[item.slice(0, eq)] = item.slice(eq + 1);
   }
+  const bad = checkLabels(labels)[0];
+  if (bad !== undefined) throw new ConfigError(r?.where ?? '--label', `label ${bad.name}: ${bad.problem}`);
   return labels;
 }
 
@@ -156,9 +161,12 @@ function healthFrom(settings: Settings): HealthCheckOptions | undefined {
 
 function ttlFrom(settings: Settings): number {
   const r = value(settings, 'ttl');
-  const ms = Number(r?.value);
+  const raw = String(r?.value ?? '');
+  // The message says "whole seconds": a plain number of them is accepted too.
+  const ms = /^[0-9]+$/.test(raw) ? Number(raw) * 1000 : parseDuration(raw);
+  if (ms === undefined) throw new ConfigError(r?.where ?? '--ttl', `expected a duration such as 500ms, 30s, 2m or 1h, or whole seconds (30), got ${JSON.stringify(raw)}`);
   if (!(ms >= 1000) || ms % 1000 !== 0) {
-    throw new ConfigError(r?.where ?? '--ttl', `must be whole seconds, at least 1s (etcd leases count in seconds), got ${ms} ms`);
+    throw new ConfigError(r?.where ?? '--ttl', `must be whole seconds, at least 1s (etcd leases count in seconds): 30s, 2m or 30; got ${JSON.stringify(raw)}`);
   }
   return ms / 1000;
 }

@@ -18,7 +18,13 @@ import { createEtcdClient } from '../etcd/client.js';
 import { EtcdSource } from '../mirror/etcd-source.js';
 import { RegistryState, type Content } from '../registry/index.js';
 import { passwordFiles, renderScrapeConfigs } from '../scrape-config/index.js';
+import { applyFileAccess, directoryMode, fileAccessFrom, type FileAccess } from './file-owner.js';
 import { EXIT_OK, type CliContext } from './io.js';
+
+function optionalText(settings: Settings, name: string): string | undefined {
+  const v = settings.get(name);
+  return v === undefined ? undefined : text(v);
+}
 
 const SUMMARY = `Print a Prometheus scrape_configs document for the registry's groups:
 one job per group, reading its targets from /v1/targets/<group> of the SD
@@ -43,12 +49,18 @@ const ROWS = [
   ...SHARD_SETTINGS,
   row('output', 'string', 'FILE', '', '', 'Write the document to FILE (mode 0600) instead of standard output; {shard} in FILE: one file per shard.'),
   row('write-password-files', 'bool', '', '', 'false', 'Write each group\'s password to --scrape-password-dir (dir mode 0700, files 0600).'),
+  row('file-owner', 'string', 'USER[:GROUP]', '', '', 'Owner of --output and the password files (and their dir), e.g. root:prometheus; changing the user needs root.'),
+  row('file-mode', 'string', 'MODE', '', '0600', 'Mode of --output and the password files, e.g. 0640 with --file-owner :prometheus; never readable by others.'),
 ];
 
 /** Runs `scrape-configs`; resolves with the exit code. */
 export async function scrapeConfigsCommand(ctx: CliContext): Promise<number> {
   if (isHelpRequested(ctx.argv)) {
-    ctx.stdout(formatHelp('etcd-http-sd scrape-configs', SUMMARY, flagsOf([...ETCD_CONNECTION_SETTINGS, ...ROWS])));
+    // Unlike serve, no endpoints is no etcd to read: the help must not promise an embedded one.
+    const flags = flagsOf([...ETCD_CONNECTION_SETTINGS, ...ROWS]).map((f) => (f.name === 'etcd-endpoints'
+      ? { ...f, help: 'etcd endpoints to read the registry from, all http:// or all https://; required. (env ETCD_HTTP_SD_ETCD_ENDPOINTS)' }
+      : f));
+    ctx.stdout(formatHelp('etcd-http-sd scrape-configs', SUMMARY, flags));
     return EXIT_OK;
   }
   const { etcd, settings } = loadEtcdConnection(ctx.argv, ctx.env, ctx.readFile, ROWS);
@@ -70,6 +82,7 @@ export async function scrapeConfigsCommand(ctx: CliContext): Promise<number> {
   }
   if (perShardFile && shards === undefined) throw new ConfigError(output.where, '{shard} in the file name needs --shards');
   const { content, revision } = await readRegistry(etcd);
+  const access = fileAccessFrom(optionalText(settings, 'file-owner'), optionalText(settings, 'file-mode'), ctx.readFile);
   const docs = (shards === undefined ? [undefined] : shardSpecs(shards)).map((shard) => ({
     shard,
     body: renderScrapeConfigs(content.groups, {
@@ -80,14 +93,14 @@ export async function scrapeConfigsCommand(ctx: CliContext): Promise<number> {
     }),
   }));
   if (writePasswords && defaults.passwordDir !== undefined) {
-    const n = await writePasswordFiles(content, defaults.passwordDir);
+    const n = await writePasswordFiles(content, defaults.passwordDir, access);
     ctx.stderr(`wrote ${n} password file(s) to ${defaults.passwordDir}`);
   }
   if (output === undefined) {
     ctx.stdout(docs.map((d) => d.body).join('---\n'));
     return EXIT_OK;
   }
-  for (const d of docs) await writeSecretFile(text(output).replaceAll('{shard}', String(d.shard?.index ?? 0)), d.body);
+  for (const d of docs) await writeSecretFile(text(output).replaceAll('{shard}', String(d.shard?.index ?? 0)), d.body, access);
   return EXIT_OK;
 }
 
@@ -125,10 +138,11 @@ async function readRegistry(etcd: EtcdConnectionConfig): Promise<{ content: Cont
   }
 }
 
-async function writePasswordFiles(content: Content, dir: string): Promise<number> {
+async function writePasswordFiles(content: Content, dir: string, access: FileAccess): Promise<number> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
+  await applyFileAccess(dir, access, directoryMode(access.mode));
   const files = passwordFiles(content.groups, dir);
-  for (const f of files) await writeSecretFile(f.path, f.password);
+  for (const f of files) await writeSecretFile(f.path, f.password, access);
   return files.length;
 }
 
@@ -137,10 +151,12 @@ async function writePasswordFiles(content: Content, dir: string): Promise<number
  * next to `path`, then renamed over it, so an existing file with wider
  * permissions never holds the secret and readers never see half a file.
  */
-async function writeSecretFile(path: string, data: string): Promise<void> {
+async function writeSecretFile(path: string, data: string, access: FileAccess): Promise<void> {
   const tmp = `${path}.tmp-${randomBytes(6).toString('hex')}`;
   try {
     await writeFile(tmp, data, { mode: 0o600, flag: 'wx' });
+    // Owner and mode before the rename: the file at `path` never has other permissions.
+    await applyFileAccess(tmp, access);
     await rename(tmp, path);
   } catch (err) {
     await rm(tmp, { force: true });

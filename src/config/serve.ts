@@ -37,6 +37,12 @@ export interface ServeConfig {
   };
   /** Bound of the rendered-response cache. Default 64 MiB. */
   readonly cacheMaxBytes: number;
+  /** A response not written within this time is cut. Default 30 s. */
+  readonly httpWriteTimeoutMs: number;
+  /** Bounds on stored documents; documents over them are skipped and counted. */
+  readonly documentLimits: { readonly maxDocumentBytes: number; readonly maxLabels: number; readonly maxLabelBytes: number };
+  /** Open HTTP connections at most. Default 1024. */
+  readonly maxConnections: number;
   /** Access control of the SD endpoints; absent: they are open. Secret. */
   readonly auth?: AuthConfig;
   /** HTTPS listener; absent: plain HTTP. */
@@ -64,6 +70,11 @@ export const SERVE_SETTINGS: readonly SettingRow[] = deepFreeze([
   row('embedded-etcd-client-port', 'int', 'PORT', 'embedded_etcd.client_port', '2379', 'Client port of the embedded etcd.'),
   row('embedded-etcd-peer-port', 'int', 'PORT', 'embedded_etcd.peer_port', '2380', 'Peer port of the embedded etcd.'),
   row('cache-max-bytes', 'int', 'BYTES', 'cache.max_bytes', '67108864', 'Bound of the rendered-response cache.'),
+  row('http-write-timeout', 'duration', '', 'http.write_timeout', '30s', 'A response not fully written within this time has its connection closed (slow or non-reading clients).'),
+  row('max-document-bytes', 'int', 'BYTES', 'limits.max_document_bytes', '1572864', 'Documents larger than this are skipped and counted (etcd accepts 1.5 MiB by default).'),
+  row('max-labels', 'int', 'N', 'limits.max_labels', '128', 'Documents with more labels than this are skipped and counted.'),
+  row('max-label-bytes', 'int', 'BYTES', 'limits.max_label_bytes', '4096', 'Documents with a label name or value longer than this are skipped and counted.'),
+  row('max-connections', 'int', 'N', 'http.max_connections', '1024', 'Open HTTP connections at most; more are closed at once.'),
   ...HTTP_SETTINGS,
   ...SCRAPE_SETTINGS,
   ...CLEANUP_SETTINGS,
@@ -93,6 +104,13 @@ export function loadServeConfig(argv: readonly string[], env: Env, readFile: Rea
     etcd,
     embeddedEtcd: embeddedFrom(settings),
     cacheMaxBytes: checkPositive(need(settings, 'cache-max-bytes'), 'bytes'),
+    httpWriteTimeoutMs: checkPositive(need(settings, 'http-write-timeout'), 'ms'),
+    maxConnections: checkPositive(need(settings, 'max-connections'), 'connections'),
+    documentLimits: {
+      maxDocumentBytes: checkPositive(need(settings, 'max-document-bytes'), 'bytes'),
+      maxLabels: checkPositive(need(settings, 'max-labels'), 'labels'),
+      maxLabelBytes: checkPositive(need(settings, 'max-label-bytes'), 'bytes'),
+    },
     ...httpFrom(settings, readFile),
     ...cleanupOf(settings),
     ...(settings.configFile === undefined ? {} : { configFile: settings.configFile }),

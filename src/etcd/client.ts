@@ -2,8 +2,8 @@
  * Builds etcd3 clients from our connection options. The only place that
  * knows etcd3's option shape; everything else passes `EtcdConnection`.
  */
-import { circuitBreaker, ConsecutiveBreaker, handleWhen } from 'cockatiel';
-import { Etcd3, isRecoverableError, type IOptions } from 'etcd3';
+import { circuitBreaker, ConsecutiveBreaker, handleWhen, retry } from 'cockatiel';
+import { Etcd3, GRPCDeadlineExceededError, isRecoverableError, type IOptions } from 'etcd3';
 
 /** How to reach etcd; shared by the server, the register library and the CLI. */
 export interface EtcdConnection {
@@ -39,6 +39,35 @@ export const DEFAULT_CALL_TIMEOUT_MS = 5000;
 export const BREAKER_HALF_OPEN_MS = 1000;
 
 /**
+ * etcd3 retries a failed call up to three times, each attempt with a fresh
+ * deadline: a call to an etcd that never answers took 4 x --etcd-call-timeout.
+ * An attempt that ran out of time has spent the call's budget, so it is not
+ * retried; fast failures (refused, unavailable) still are.
+ */
+export function retryWithinBudget(err: Error): boolean {
+  return isRecoverableError(err) && !(err instanceof GRPCDeadlineExceededError);
+}
+
+/**
+ * Largest gRPC message we accept from etcd: etcd's own send limit
+ * (`math.MaxInt32`), so nothing etcd can send is refused. grpc-js's default
+ * of 4 MiB wedged the mirror: one revision deleting 100,000 nodes is a
+ * 4.3 MB watch message, and a catch-up after a cut or a range page of large
+ * documents is more. Listings size their pages by bytes (etcd-source.ts),
+ * so this limit only matters for watch messages, which etcd cannot split.
+ */
+export const MAX_RECEIVE_MESSAGE_BYTES = 2 ** 31 - 1;
+
+/**
+ * gRPC keepalive: a ping every 10 s on a busy channel, and a channel whose
+ * ping is not answered within 5 s is closed. A frozen etcd (SIGSTOP, a dead
+ * host without a RST) otherwise kept the watch "connected" forever. etcd
+ * refuses pings more often than every 5 s (`--grpc-keepalive-min-time`).
+ */
+export const KEEPALIVE_TIME_MS = 10_000;
+export const KEEPALIVE_TIMEOUT_MS = 5_000;
+
+/**
  * Creates an etcd3 client. Unary calls get a deadline (etcd3 never reads
  * `dialTimeout`); streams get none, or a watch would be cut off.
  */
@@ -46,9 +75,15 @@ export function createEtcdClient(conn: EtcdConnection): Etcd3 {
   const timeout = conn.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
   const options: IOptions = {
     hosts: [...conn.endpoints],
+    grpcOptions: {
+      'grpc.max_receive_message_length': MAX_RECEIVE_MESSAGE_BYTES,
+      'grpc.keepalive_time_ms': KEEPALIVE_TIME_MS,
+      'grpc.keepalive_timeout_ms': KEEPALIVE_TIMEOUT_MS,
+    },
     defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + timeout }),
     // etcd3's per-endpoint breaker, with a shorter open period (see BREAKER_HALF_OPEN_MS).
     faultHandling: {
+      global: retry(handleWhen(retryWithinBudget), { maxAttempts: 3 }),
       host: () => circuitBreaker(handleWhen(isRecoverableError), { halfOpenAfter: BREAKER_HALF_OPEN_MS, breaker: new ConsecutiveBreaker(3) }),
     },
   };

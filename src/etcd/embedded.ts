@@ -2,17 +2,23 @@
  * Runs a single-member etcd as a supervised child process, listening on
  * 127.0.0.1 only. Used by `serve --embedded-etcd`; the CLI owns `process`
  * and must call {@link EmbeddedEtcd.close} on shutdown.
+ *
+ * etcd runs in its own process group: a Ctrl-C (SIGINT to the terminal's
+ * foreground group, or systemd's KillMode=control-group) reaches only us,
+ * and we stop etcd ourselves instead of seeing it "crash" and restarting it.
+ * Its pid is kept in the data dir, so a run that was SIGKILLed before it could
+ * stop etcd is recognised, and its etcd stopped, by the next start.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { constants as fsConstants } from 'node:fs';
-import { access, mkdir } from 'node:fs/promises';
-import { get as httpGet } from 'node:http';
-import { createServer } from 'node:net';
 import { EtcdHttpSdError, InvalidArgumentError, TimeoutError, errorMessage } from '../errors.js';
+import { waitForHealthy } from './health.js';
+import {
+  assertPortFree, binaryMissing, checkExecutable, findLeftover, LOOPBACK, prepareDataDir, removePidFile, stopLeftover, writePidFile,
+} from './preflight.js';
 
-/** The only host the embedded etcd ever binds to or is reached on. */
-const LOOPBACK = '127.0.0.1';
+export { waitForHealthy } from './health.js';
+export { PreflightError, type PreflightProblem } from './preflight.js';
 /** Lines of etcd's stderr kept for error messages. */
 const STDERR_LINES = 40;
 /** Lines of that tail quoted in an error message. */
@@ -48,6 +54,10 @@ export interface EmbeddedEtcdOptions {
   readonly stopTimeoutMs?: number;
   /** Delay before restart n is `min(initialMs * 2^n, maxMs)`. Defaults 250 ms and 10000 ms. */
   readonly restartBackoff?: { readonly initialMs?: number; readonly maxMs?: number };
+  /** Aborts start-up (the first Ctrl-C): etcd, if spawned, is stopped and start rejects with CLOSED. */
+  readonly signal?: AbortSignal;
+  /** Deadline of creating the data dir. Default 10000 ms. */
+  readonly dataDirTimeoutMs?: number;
 }
 
 /** Payload of the `exit` event. */
@@ -190,7 +200,9 @@ export class EmbeddedEtcd extends EventEmitter {
       '--log-outputs=stderr',
     ];
     this.stderrTail.length = 0;
-    const proc = spawn(binary, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    // detached: its own process group, so a terminal's Ctrl-C reaches only us (we stop it).
+    const proc = spawn(binary, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+    if (proc.pid !== undefined) void writePidFile(this.dataDir, proc.pid);
     proc.stderr.setEncoding('utf8');
     let partial = '';
     proc.stderr.on('data', (chunk: string) => {
@@ -275,7 +287,10 @@ export class EmbeddedEtcd extends EventEmitter {
     if (this.restartTimer !== undefined) clearTimeout(this.restartTimer);
     this.restartTimer = undefined;
     const run = this.current;
-    if (run === undefined) return;
+    if (run === undefined) {
+      this.emit('stopped');
+      return;
+    }
     const graceMs = this.opts.stopTimeoutMs ?? 5000;
     run.proc.kill('SIGTERM');
     let timer: NodeJS.Timeout | undefined;
@@ -289,7 +304,18 @@ export class EmbeddedEtcd extends EventEmitter {
       run.proc.kill('SIGKILL');
       await run.exited;
     }
+    await removePidFile(this.dataDir);
     this.log.info('embedded etcd stopped', { pid: run.proc.pid });
+    this.emit('stopped');
+  }
+
+  /**
+   * Kills etcd at once; for `process.on('exit')`, when we exit without
+   * `stop()` (a second Ctrl-C, process.exit): a detached etcd would outlive us.
+   */
+  killNow(): void {
+    this.stopping = true;
+    if (this.current?.proc.exitCode === null) this.current.proc.kill('SIGKILL');
   }
 }
 
@@ -303,73 +329,32 @@ export class EmbeddedEtcd extends EventEmitter {
 export async function startEmbeddedEtcd(opts: EmbeddedEtcdOptions): Promise<EmbeddedEtcd> {
   checkOptions(opts);
   if (opts.binary.includes('/')) await checkExecutable(opts.binary);
+  await prepareDataDir(opts.dataDir, opts.dataDirTimeoutMs ?? 10_000, opts.signal);
+  const leftover = await findLeftover(opts.dataDir);
+  if (leftover !== undefined) {
+    opts.logger?.warn('an embedded etcd of an earlier run is still running on this data dir (that run was killed before it could stop it); stopping it', { pid: leftover, dataDir: opts.dataDir });
+    await stopLeftover(leftover, opts.stopTimeoutMs ?? 5000);
+  }
   await assertPortFree(opts.clientPort, 'client');
   await assertPortFree(opts.peerPort, 'peer');
-  try {
-    await mkdir(opts.dataDir, { recursive: true, mode: 0o700 });
-  } catch (err) {
-    throw new EtcdHttpSdError('EMBEDDED_ETCD_FAILED', `cannot create etcd data dir ${opts.dataDir}: ${errorMessage(err)}`, {
-      cause: err,
-    });
-  }
+  opts.signal?.throwIfAborted();
   const etcd = new EmbeddedEtcd(opts);
-  await etcd.launch();
+  const onAbort = (): void => void etcd.close();
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
+  const onExit = (): void => etcd.killNow();
+  process.on('exit', onExit);
+  try {
+    await etcd.launch();
+  } catch (err) {
+    process.off('exit', onExit);
+    await etcd.close();
+    throw err;
+  } finally {
+    opts.signal?.removeEventListener('abort', onAbort);
+  }
+  etcd.once('stopped', () => process.off('exit', onExit));
   opts.logger?.info('embedded etcd ready', { endpoint: etcd.endpoint, pid: etcd.pid, dataDir: etcd.dataDir });
   return etcd;
-}
-
-/**
- * Polls `GET <endpoint>/health` every 100 ms until etcd answers
- * `{"health":"true"}`. Rejects with {@link TimeoutError} after `timeoutMs`,
- * or with the abort reason when `signal` fires.
- */
-export async function waitForHealthy(endpoint: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    signal?.throwIfAborted();
-    if (await isHealthy(`${endpoint}/health`, Math.min(1000, Math.max(1, deadline - Date.now())))) return;
-    if (Date.now() >= deadline) throw new TimeoutError(`etcd health check on ${endpoint}`, timeoutMs);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
-function isHealthy(url: string, timeoutMs: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    // agent: false: no pooled keep-alive socket outlives the check.
-    const req = httpGet(url, { agent: false, timeout: timeoutMs }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => {
-        try {
-          resolve((JSON.parse(body) as { health?: unknown }).health === 'true');
-        } catch {
-          resolve(false);
-        }
-      });
-      res.on('error', () => resolve(false));
-    });
-    req.on('timeout', () => req.destroy());
-    req.on('error', () => resolve(false));
-  });
-}
-
-function binaryMissing(binary: string, cause: unknown): EtcdHttpSdError {
-  return new EtcdHttpSdError(
-    'ETCD_BINARY_MISSING',
-    `etcd binary ${JSON.stringify(binary)} not found. Install etcd (Debian/Ubuntu: apt-get install etcd-server) ` +
-      'or pass its path with --etcd-binary.',
-    { cause },
-  );
-}
-
-async function checkExecutable(binary: string): Promise<void> {
-  try {
-    await access(binary, fsConstants.X_OK);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw binaryMissing(binary, err);
-    throw new EtcdHttpSdError('EMBEDDED_ETCD_FAILED', `cannot run ${binary}: ${errorMessage(err)}`, { cause: err });
-  }
 }
 
 function checkOptions(opts: EmbeddedEtcdOptions): void {
@@ -384,19 +369,4 @@ function checkOptions(opts: EmbeddedEtcdOptions): void {
   if (opts.clientPort === opts.peerPort) {
     throw new InvalidArgumentError('peerPort', opts.peerPort, 'must differ from clientPort');
   }
-}
-
-/** Fails fast (and unambiguously) when a port is taken: a foreign etcd could otherwise pass our health check. */
-function assertPortFree(port: number, what: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', (err: NodeJS.ErrnoException) => {
-      reject(
-        new EtcdHttpSdError('EMBEDDED_ETCD_FAILED', `embedded etcd ${what} port ${LOOPBACK}:${port} is unavailable: ${err.code ?? err.message}`, {
-          cause: err,
-        }),
-      );
-    });
-    server.listen({ port, host: LOOPBACK, exclusive: true }, () => server.close(() => resolve()));
-  });
 }

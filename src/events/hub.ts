@@ -37,6 +37,13 @@ export interface HubOptions {
   readonly clientMaxBufferedBytes?: number;
   /** Clients at once. Default 100. */
   readonly maxClients?: number;
+  /**
+   * Changes within this many ms become one batch, diffed once. Default 100.
+   * Diffing needs a snapshot, which the server otherwise builds only when
+   * asked: per watch event that was ~600 µs of CPU at 100,000 nodes, 20x
+   * the cost of applying the change. 0: diff at once (tests).
+   */
+  readonly coalesceMs?: number;
 }
 
 /** Formats one SSE message. `data` is one line of JSON. */
@@ -62,7 +69,9 @@ export class EventHub {
   private readonly ringSize: number;
   readonly clientMaxBufferedBytes: number;
   readonly maxClients: number;
-  private readonly listener = (): void => this.onChange();
+  private readonly listener = (): void => this.schedule();
+  private readonly coalesceMs: number;
+  private timer: NodeJS.Timeout | undefined;
   /** Clients dropped for not reading. */
   droppedSlow = 0;
 
@@ -70,6 +79,7 @@ export class EventHub {
     this.ringSize = opts.ringSize ?? 10_000;
     this.clientMaxBufferedBytes = opts.clientMaxBufferedBytes ?? 1024 * 1024;
     this.maxClients = opts.maxClients ?? 100;
+    this.coalesceMs = opts.coalesceMs ?? 100;
     this.last = source.content();
     this.floor = source.revision;
     source.on('change', this.listener);
@@ -118,8 +128,23 @@ export class EventHub {
   /** Stops listening and ends every stream. */
   close(): void {
     this.source.off('change', this.listener);
+    clearTimeout(this.timer);
+    this.timer = undefined;
     for (const c of this.clients) c.drop('closing');
     this.clients.clear();
+  }
+
+  private schedule(): void {
+    // The baseline is taken at once: a change coalesced into it would be lost.
+    if (this.coalesceMs === 0 || this.last === undefined) {
+      this.onChange();
+      return;
+    }
+    this.timer ??= setTimeout(() => {
+      this.timer = undefined;
+      this.onChange();
+    }, this.coalesceMs);
+    this.timer.unref();
   }
 
   private onChange(): void {

@@ -71,7 +71,10 @@ export function createApp(opts: AppOptions, cache = new ViewCache(opts.cacheMaxB
       etcd_connected: s.connected,
       revision: s.revision,
       // How stale the served state may be: nothing newer can be missing than this.
-      staleness_seconds: s.lastContactAgeMs === undefined ? null : s.lastContactAgeMs / 1000,
+      // Since the served state was last known complete (not merely since etcd answered a probe).
+      staleness_seconds: s.stalenessMs === undefined ? null : s.stalenessMs / 1000,
+      // Documented degraded state: still serving the last state, but not following etcd.
+      degraded: s.ready && !s.connected,
       last_event_age_seconds: s.lastEventAgeMs === undefined ? null : s.lastEventAgeMs / 1000,
       // Why etcd is unreachable (e.g. a certificate problem): the first thing an operator needs.
       ...(s.lastError === undefined ? {} : { etcd_error: s.lastError }),

@@ -23,12 +23,39 @@ export interface HttpServer {
   close(deadlineMs?: number): Promise<void>;
 }
 
+/** Bounds on what clients can hold. */
+export interface ConnectionLimits {
+  /** A response not fully written within this time has its connection destroyed. Default 30000. */
+  readonly writeTimeoutMs?: number;
+  /** Connections beyond this are closed at once by the kernel-side accept. Default 1024. */
+  readonly maxConnections?: number;
+}
+
+export const DEFAULT_WRITE_TIMEOUT_MS = 30_000;
+export const DEFAULT_MAX_CONNECTIONS = 1024;
+
+/**
+ * Gives every response a deadline: a client that stops reading pins the
+ * response's bytes (socket buffer and the body it references) until then,
+ * and no longer. Node's `requestTimeout` only covers receiving the request.
+ */
+function withWriteTimeout(handler: RequestListener, ms: number): RequestListener {
+  return (req, res) => {
+    const timer = setTimeout(() => res.destroy(), ms);
+    timer.unref();
+    res.once('close', () => clearTimeout(timer));
+    handler(req, res);
+  };
+}
+
 /** Listens on `host:port`, with TLS when `tls` is given; rejects with the OS error (e.g. EADDRINUSE). */
-export async function listen(handler: RequestListener, host: string, port: number, tls?: ListenTls): Promise<HttpServer> {
-  const server = tls === undefined ? createServer(handler) : createHttpsServer({ cert: tls.cert, key: tls.key }, handler);
+export async function listen(handler: RequestListener, host: string, port: number, tls?: ListenTls, limits: ConnectionLimits = {}): Promise<HttpServer> {
+  const guarded = withWriteTimeout(handler, limits.writeTimeoutMs ?? DEFAULT_WRITE_TIMEOUT_MS);
+  const server = tls === undefined ? createServer(guarded) : createHttpsServer({ cert: tls.cert, key: tls.key }, guarded);
   // Slow clients must not pin sockets forever.
   server.requestTimeout = 30_000;
   server.headersTimeout = 10_000;
+  server.maxConnections = limits.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {

@@ -6,22 +6,35 @@
  */
 import { GRPCOutOfRangeError, type Etcd3, type IKeyValue, type IWatchResponse, type Namespace, type Watcher } from 'etcd3';
 import { prefixEnd } from '../etcd/client.js';
+import { decodeKey } from '../registry/raw-key.js';
 import type { KeyValue, RegistrySource, WatchEvent, WatchHandle, WatchSink } from './source.js';
 
-/** Default page size of the initial listing. */
+/** Default page size of the initial listing, in keys. */
 export const DEFAULT_PAGE_SIZE = 1000;
+/**
+ * Pages are sized by bytes too: after a page of large documents the next
+ * page asks for fewer keys, so a page is about this size (etcd has no byte
+ * limit on a range, so one page may overshoot by its keys' sizes).
+ */
+export const DEFAULT_PAGE_BYTES = 4 * 1024 * 1024;
+const MIN_PAGE_SIZE = 1;
+/** The first page is small and pages grow at most this fast: the first page's documents may be 1.5 MiB each. */
+const FIRST_PAGE_SIZE = 64;
+const PAGE_GROWTH = 4;
 /** Default time a new watch may take to be attached before it is given up. */
 export const DEFAULT_WATCH_CREATE_TIMEOUT_MS = 10_000;
 const MAX_LIST_ATTEMPTS = 5;
 
 function toKeyValue(kv: IKeyValue): KeyValue {
-  return { key: kv.key.toString('utf8'), value: kv.value.toString('utf8'), modRevision: Number(kv.mod_revision) };
+  return { key: decodeKey(kv.key), value: kv.value.toString('utf8'), modRevision: Number(kv.mod_revision) };
 }
 
 /** Tuning of an {@link EtcdSource}. */
 export interface EtcdSourceOptions {
-  /** Page size of listings. Default {@link DEFAULT_PAGE_SIZE}. */
+  /** Page size of listings, in keys. Default {@link DEFAULT_PAGE_SIZE}. */
   readonly pageSize?: number;
+  /** Target size of a listing page, in bytes. Default {@link DEFAULT_PAGE_BYTES}. */
+  readonly pageBytes?: number;
   /** A watch not attached within this time is reported as disconnected. Default {@link DEFAULT_WATCH_CREATE_TIMEOUT_MS}. */
   readonly createTimeoutMs?: number;
 }
@@ -44,6 +57,7 @@ export class EtcdSource implements RegistrySource {
   private readonly start: Buffer;
   private readonly end: Buffer;
   private readonly pageSize: number;
+  private readonly pageBytes: number;
   private readonly createTimeoutMs: number;
   /** Where watches are created; replaced when etcd3 may have wedged its stream. */
   private watchNs: Namespace;
@@ -58,6 +72,7 @@ export class EtcdSource implements RegistrySource {
     this.end = prefixEnd(this.start);
     const o = typeof opts === 'number' ? { pageSize: opts } : opts;
     this.pageSize = o.pageSize ?? DEFAULT_PAGE_SIZE;
+    this.pageBytes = o.pageBytes ?? DEFAULT_PAGE_BYTES;
     this.createTimeoutMs = o.createTimeoutMs ?? DEFAULT_WATCH_CREATE_TIMEOUT_MS;
     this.watchNs = client;
   }
@@ -76,11 +91,12 @@ export class EtcdSource implements RegistrySource {
   private async listOnce(onPage: (kvs: readonly KeyValue[]) => void): Promise<number> {
     let revision: number | undefined;
     let key = this.start;
+    let limit = Math.min(this.pageSize, FIRST_PAGE_SIZE);
     for (;;) {
       const res = await this.client.kv.range({
         key,
         range_end: this.end,
-        limit: this.pageSize,
+        limit,
         ...(revision !== undefined ? { revision } : {}),
       });
       revision ??= Number(res.header.revision);
@@ -88,7 +104,16 @@ export class EtcdSource implements RegistrySource {
       const last = res.kvs[res.kvs.length - 1];
       if (!res.more || last === undefined) return revision;
       key = Buffer.concat([last.key, Buffer.from([0])]);
+      limit = this.nextLimit(res.kvs, limit);
     }
+  }
+
+  /** Keys to ask for next so that a page is about `pageBytes`, judged by the page just read. */
+  private nextLimit(kvs: readonly IKeyValue[], limit: number): number {
+    let bytes = 0;
+    for (const kv of kvs) bytes += kv.key.length + kv.value.length;
+    const perKey = Math.max(1, bytes / kvs.length);
+    return Math.max(MIN_PAGE_SIZE, Math.min(this.pageSize, limit * PAGE_GROWTH, Math.floor(this.pageBytes / perKey)));
   }
 
   watch(fromRevision: number, sink: WatchSink): WatchHandle {
@@ -151,6 +176,12 @@ export class EtcdSource implements RegistrySource {
     return Number(res.header.revision);
   }
 
+  /** etcd filters by mod revision after reading the range: O(keys of the prefix), so the mirror calls it rarely. */
+  async changedSince(revision: number): Promise<boolean> {
+    const res = await this.client.kv.range({ key: this.start, range_end: this.end, keys_only: true, limit: 1, min_mod_revision: revision + 1 });
+    return res.kvs.length > 0;
+  }
+
   async isCompacted(revision: number): Promise<boolean> {
     try {
       await this.client.kv.range({ key: this.start, range_end: this.end, limit: 1, keys_only: true, revision });
@@ -169,7 +200,7 @@ export class EtcdSource implements RegistrySource {
 function toEvent(ev: { type: string; kv: IKeyValue }): WatchEvent {
   return {
     type: ev.type === 'Delete' ? 'delete' : 'put',
-    key: ev.kv.key.toString('utf8'),
+    key: decodeKey(ev.kv.key),
     value: ev.kv.value.toString('utf8'),
     modRevision: Number(ev.kv.mod_revision),
   };

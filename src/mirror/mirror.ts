@@ -7,8 +7,8 @@
 import { EventEmitter } from 'node:events';
 import { EtcdHttpSdError, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { Content, InvalidReason } from '../registry/index.js';
-import { RegistryState } from '../registry/index.js';
+import type { Content, DocumentLimits, InvalidReason } from '../registry/index.js';
+import { printableKey, RegistryState } from '../registry/index.js';
 import { Backoff, Sleeper } from './backoff.js';
 import { ContactReporter } from './contact.js';
 import type { KeyValue, RegistrySource, WatchEvent } from './source.js';
@@ -18,7 +18,13 @@ export interface MirrorMetrics {
   eventsApplied(type: 'put' | 'delete', count: number): void;
   invalidDocument(reason: InvalidReason): void;
   reload(reason: ReloadReason): void;
+  /** A failure of the mirror's contact with etcd, by reason. */
+  mirrorError?(reason: MirrorErrorReason): void;
 }
+
+/** Why the mirror could not follow etcd for a moment. */
+export type MirrorErrorReason = 'probe_failed' | 'watch_disconnected' | 'watch_error' | 'watch_stalled' | 'reload_failed';
+export const MIRROR_ERROR_REASONS: readonly MirrorErrorReason[] = ['probe_failed', 'watch_disconnected', 'watch_error', 'watch_stalled', 'reload_failed'];
 
 /** Why the whole prefix was listed again. */
 export type ReloadReason = 'initial' | 'compacted' | 'watch_error';
@@ -29,6 +35,8 @@ export interface MirrorOptions {
   readonly prefix: string;
   readonly logger: Logger;
   readonly metrics?: MirrorMetrics;
+  /** Bounds on stored documents; default `DEFAULT_DOCUMENT_LIMITS`. */
+  readonly limits?: DocumentLimits;
   /** How often etcd is probed while watching. Default 5000. */
   readonly probeIntervalMs?: number;
   /** A watch with no message this long while etcd's revision moved on is re-created. Default 30000. */
@@ -46,6 +54,12 @@ export interface MirrorStatus {
   readonly revision: number;
   /** Milliseconds since etcd last answered (watch message or probe); undefined if never. */
   readonly lastContactAgeMs: number | undefined;
+  /**
+   * Milliseconds since the served state was last known to hold everything
+   * etcd had under the prefix (a watch message, a listing, or a probe and
+   * check that found nothing newer); undefined before the first load.
+   */
+  readonly stalenessMs?: number | undefined;
   /** Milliseconds since the last watch event was applied; undefined if none yet. */
   readonly lastEventAgeMs: number | undefined;
   /** Why etcd is unreachable, while it is (e.g. a TLS certificate error); absent once contact is back. */
@@ -69,6 +83,13 @@ export class Mirror extends EventEmitter<MirrorEvents> {
   private state: RegistryState | undefined;
   private lastApplied = 0;
   private connected = false;
+  /** The last probe succeeded (false after a failed one, until one succeeds). */
+  private probeOk = true;
+  private probing = false;
+  /** The current watch is attached on the server. */
+  private watchAttached = false;
+  /** When the served state was last known to hold everything etcd had under the prefix. */
+  private confirmedAt: number | undefined;
   private everConnected = false;
   private lastContactAt: number | undefined;
   private lastEventAt: number | undefined;
@@ -124,6 +145,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
       connected: this.connected,
       revision: this.lastApplied,
       lastContactAgeMs: this.lastContactAt === undefined ? undefined : now - this.lastContactAt,
+      stalenessMs: this.confirmedAt === undefined ? undefined : now - this.confirmedAt,
       lastEventAgeMs: this.lastEventAt === undefined ? undefined : now - this.lastEventAt,
       ...(this.connected || this.contact.lastError === undefined ? {} : { lastError: this.contact.lastError }),
       ...(this.lastReload === undefined ? {} : { lastReload: this.lastReload }),
@@ -179,6 +201,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
         // A failed reload keeps its reason and is tried again; a failed watch resumes.
         // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- close() may run during the await
         if (this.closed) break;
+        if (reload !== undefined) this.opts.metrics?.mirrorError?.('reload_failed');
         this.markContactLost(err);
         await this.sleeper.sleep(this.backoff.next());
       }
@@ -195,7 +218,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     const nextVersion = (this.state?.currentVersion ?? 0) + 1;
     // Group documents that stop decoding keep their last good version across the reload.
     const lastGood = this.state?.lastGoodGroups();
-    let fresh = new RegistryState(this.opts.prefix, nextVersion, lastGood);
+    let fresh = new RegistryState(this.opts.prefix, nextVersion, lastGood, this.opts.limits);
     let invalid: { key: string; reason: InvalidReason }[] = [];
     const revision = await this.opts.source.list(
       (kvs: readonly KeyValue[]) => {
@@ -205,7 +228,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
         }
       },
       () => {
-        fresh = new RegistryState(this.opts.prefix, nextVersion, lastGood);
+        fresh = new RegistryState(this.opts.prefix, nextVersion, lastGood, this.opts.limits);
         invalid = [];
       },
     );
@@ -229,7 +252,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     const LOG_LIMIT = 20;
     invalid.forEach((i, n) => {
       this.opts.metrics?.invalidDocument(i.reason);
-      if (n < LOG_LIMIT) this.log.warn('invalid document skipped', { key: i.key, reason: i.reason });
+      if (n < LOG_LIMIT) this.log.warn('invalid document skipped', { key: printableKey(i.key), reason: i.reason });
     });
     if (invalid.length > LOG_LIMIT) this.log.warn('more invalid documents skipped', { count: invalid.length - LOG_LIMIT });
   }
@@ -242,17 +265,23 @@ export class Mirror extends EventEmitter<MirrorEvents> {
         done = true;
         clearInterval(timer);
         this.stopWatch = undefined;
+        this.watchAttached = false;
         void handle.cancel().finally(() => resolve(outcome));
       };
       this.lastWatchMessageAt = Date.now();
       const handle = this.opts.source.watch(this.lastApplied + 1, {
         onData: (events, header) => this.applyEvents(events, header),
-        onConnected: () => this.markConnected(),
+        onConnected: () => {
+          this.watchAttached = true;
+          this.markConnected();
+        },
         onDisconnected: (err) => {
+          this.opts.metrics?.mirrorError?.('watch_disconnected');
           this.markContactLost(err);
           finish('disconnected');
         },
         onError: (err) => {
+          this.opts.metrics?.mirrorError?.('watch_error');
           this.log.warn('watch ended by etcd; reloading', { error: errorMessage(err), revision: this.lastApplied });
           finish('error');
         },
@@ -263,18 +292,67 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     });
   }
 
-  // etcd3 watchers can die silently; if etcd moved on and we heard nothing, re-create the watch.
+  /**
+   * etcd3 watchers can die silently, so a quiet watch is checked; but a quiet
+   * prefix in a busy etcd (another application writing elsewhere) is normal:
+   * the watch is re-created only when etcd holds a change of our prefix newer
+   * than what we applied, and the check runs at most once per `stallMs`. A
+   * probe that fails (etcd frozen, unreachable) means contact is lost, even
+   * while the watch stream still looks open.
+   */
   private async checkStall(restart: () => void): Promise<void> {
+    // One probe at a time: overlapping probes against a frozen etcd open the client's breaker, whose
+    // "circuit breaker is open" would then hide the real cause (a deadline) from the log.
+    if (this.probing) return;
+    this.probing = true;
     try {
-      const current = await this.opts.source.probe();
-      this.touchContact();
-      const quiet = Date.now() - this.lastWatchMessageAt;
-      if (current > this.lastApplied && quiet > (this.opts.stallMs ?? 30_000)) {
-        this.log.warn('watch silent while etcd moved on; re-creating it', { revision: this.lastApplied, etcdRevision: current, quietMs: quiet });
-        restart();
-      }
+      await this.probeAndCheck(restart);
+    } finally {
+      this.probing = false;
+    }
+  }
+
+  private async probeAndCheck(restart: () => void): Promise<void> {
+    let current: number;
+    try {
+      current = await this.opts.source.probe();
     } catch (err) {
-      this.log.debug('etcd probe failed', { error: errorMessage(err) });
+      this.opts.metrics?.mirrorError?.('probe_failed');
+      if (this.connected || this.probeOk) this.markContactLost(err);
+      this.probeOk = false;
+      return;
+    }
+    this.touchContact();
+    if (!this.probeOk) {
+      this.probeOk = true;
+      if (this.watchAttached) this.markConnected();
+    }
+    if (current <= this.lastApplied) {
+      this.confirmedAt = Date.now();
+      return;
+    }
+    const quiet = Date.now() - this.lastWatchMessageAt;
+    if (quiet <= (this.opts.stallMs ?? 30_000)) return;
+    const missed = await this.missedChange();
+    if (missed === false) {
+      this.lastWatchMessageAt = Date.now();
+      this.confirmedAt = Date.now();
+    } else if (missed === true) {
+      this.opts.metrics?.mirrorError?.('watch_stalled');
+      this.log.warn('watch silent while etcd holds newer changes of the prefix; re-creating it', { revision: this.lastApplied, etcdRevision: current, quietMs: quiet });
+      restart();
+    }
+  }
+
+  /** Whether etcd holds a put under the prefix newer than `lastApplied`; undefined if it could not say. */
+  private async missedChange(): Promise<boolean | undefined> {
+    const source = this.opts.source;
+    if (source.changedSince === undefined) return true;
+    try {
+      return await source.changedSince(this.lastApplied);
+    } catch (err) {
+      this.log.debug('etcd check of the prefix failed', { error: errorMessage(err) });
+      return undefined;
     }
   }
 
@@ -283,6 +361,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     if (state === undefined) return;
     const now = Date.now();
     this.lastWatchMessageAt = now;
+    this.confirmedAt = now;
     this.touchContact();
     this.backoff.reset();
     // Events at or below what we applied are replays after a resume: skip them.
@@ -298,7 +377,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
       else deletes++;
       if (r.invalid) {
         this.opts.metrics?.invalidDocument(r.invalid.reason);
-        this.log.warn('invalid document skipped', { key: r.invalid.key, reason: r.invalid.reason, detail: r.invalid.detail });
+        this.log.warn('invalid document skipped', { key: printableKey(r.invalid.key), reason: r.invalid.reason, detail: r.invalid.detail });
       }
       changed ||= r.changed;
       top = Math.max(top, ev.modRevision);

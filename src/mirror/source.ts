@@ -49,6 +49,8 @@ export interface RegistrySource {
   watch(fromRevision: number, sink: WatchSink): WatchHandle;
   /** A cheap unary call; resolves with the store's current revision. */
   probe(): Promise<number>;
+  /** Whether a key under the prefix was put after `revision` (optional: without it a quiet watch is always re-created). */
+  changedSince?(revision: number): Promise<boolean>;
   /** Whether `revision` has been compacted away (so a watch from it cannot resume). */
   isCompacted(revision: number): Promise<boolean>;
   /** Releases the source's resources (not the client it was given). */

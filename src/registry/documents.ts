@@ -13,12 +13,17 @@ export type InvalidReason =
   | 'invalid_port'
   | 'invalid_address'
   | 'invalid_field'
-  | 'invalid_group_name';
+  | 'invalid_group_name'
+  | 'invalid_key_encoding'
+  | 'document_too_large'
+  | 'too_many_labels'
+  | 'label_too_long';
 
 /** Every reason, for pre-initialising metrics. */
 export const INVALID_REASONS: readonly InvalidReason[] = [
   'invalid_json', 'not_an_object', 'missing_id', 'missing_exporter_type',
   'invalid_port', 'invalid_address', 'invalid_field', 'invalid_group_name',
+  'invalid_key_encoding', 'document_too_large', 'too_many_labels', 'label_too_long',
 ];
 
 /** A parse outcome: the value, or why the document is skipped. */

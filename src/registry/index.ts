@@ -6,3 +6,5 @@ export * from './target.js';
 export * from './group-view.js';
 export * from './content.js';
 export * from './state.js';
+export * from './raw-key.js';
+export * from './limits.js';

@@ -8,6 +8,8 @@ import { Content } from './content.js';
 import { parseGroupDocument, parseNodeDocument, type GroupDocument, type InvalidReason, type NodeDocument } from './documents.js';
 import { buildGroupView, type GroupView, type NodeEntry } from './group-view.js';
 import { classifyKey, GROUP_NAME_RULE } from './keys.js';
+import { DEFAULT_DOCUMENT_LIMITS, parseWithinLimits, type DocumentLimits } from './limits.js';
+import { isUndecodableKey } from './raw-key.js';
 import { sanitizeLabels } from './labels.js';
 import { renderNodeTarget, resolveAddress, type CommonLabels } from './target.js';
 
@@ -66,7 +68,12 @@ export class RegistryState {
    * `lastGood` (the old state's `lastGoodGroups()`) keeps a group document
    * that stopped decoding in force across the reload.
    */
-  constructor(prefix: string, startVersion = 0, lastGood: ReadonlyMap<string, GroupDocument> = new Map()) {
+  constructor(
+    prefix: string,
+    startVersion = 0,
+    lastGood: ReadonlyMap<string, GroupDocument> = new Map(),
+    private readonly limits: DocumentLimits = DEFAULT_DOCUMENT_LIMITS,
+  ) {
     this.prefix = prefix;
     this.version = startVersion;
     this.lastGood = new Map(lastGood);
@@ -81,6 +88,7 @@ export class RegistryState {
 
   /** Applies one change; see `ApplyResult`. */
   apply(change: Change): ApplyResult {
+    if (isUndecodableKey(change.key)) return this.applyUndecodable(change);
     const kind = classifyKey(this.prefix, change.key);
     if (kind.kind === 'ignored') return UNCHANGED;
     if (kind.kind === 'invalid') {
@@ -161,6 +169,14 @@ export class RegistryState {
     return entry.view;
   }
 
+  // Skipped, never merged with a key it would decode to: two such keys must not collide.
+  private applyUndecodable(change: Change): ApplyResult {
+    if (change.type === 'delete') return this.forgetInvalid(change.key);
+    const invalid: InvalidDocument = { key: change.key, reason: 'invalid_key_encoding', detail: 'key is not valid UTF-8' };
+    this.invalidKeys.set(change.key, invalid);
+    return { changed: false, invalid };
+  }
+
   private forgetInvalid(key: string): ApplyResult {
     this.invalidKeys.delete(key);
     return UNCHANGED;
@@ -194,7 +210,7 @@ export class RegistryState {
       this.setGroupDoc(group, e, undefined);
       return CHANGED;
     }
-    const parsed = parseGroupDocument(change.value);
+    const parsed = parseWithinLimits(change.value, parseGroupDocument, (d) => d.commonLabels, this.limits);
     const e = this.entry(group);
     if (!parsed.ok) return this.brokenGroup(group, e, key, parsed);
     this.invalidKeys.delete(key);
@@ -240,7 +256,7 @@ export class RegistryState {
       this.invalidKeys.delete(key);
       return this.removeNode(group, node) ? CHANGED : UNCHANGED;
     }
-    const parsedDoc = parseNodeDocument(change.value);
+    const parsedDoc = parseWithinLimits(change.value, parseNodeDocument, (d) => d.labels, this.limits);
     const e = this.groups.get(group);
     const old = e?.nodes.get(node);
     // A heartbeat (only last_seen moved) renders the same target: skip rendering, keep the

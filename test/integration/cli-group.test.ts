@@ -42,7 +42,7 @@ test('group configure / show / list / delete', async (t) => {
 
   const list = await runCli(t, ['group', 'list', ...conn]);
   assert.equal(list.code, 0, list.stderr);
-  assert.deepEqual(list.stdout.trim().split('\n').map((l) => l.split(/\s+/)), [['NAME', 'NODES', 'DOCUMENT'], ['web', '1', 'yes'], ['web-canary', '1', 'no']]);
+  assert.deepEqual(list.stdout.trim().split('\n').map((l) => l.split(/\s+/)), [['NAME', 'NODES', 'DOCUMENT', 'SERVED'], ['web', '1', 'yes', 'yes'], ['web-canary', '1', 'no', 'yes']]);
 
   const del = await runCli(t, ['group', 'delete', 'web', ...conn]);
   assert.equal(del.code, 0, del.stderr);

@@ -50,6 +50,9 @@ test('defaults', () => {
     etcd: { endpoints: [], prefix: '/services', callTimeoutMs: 5000 },
     embeddedEtcd: { binary: 'etcd', dataDir: './etcd-data', clientPort: 2379, peerPort: 2380 },
     cacheMaxBytes: 67108864,
+    httpWriteTimeoutMs: 30000,
+    maxConnections: 1024,
+    documentLimits: { maxDocumentBytes: 1572864, maxLabels: 128, maxLabelBytes: 4096 },
   });
   assert.ok(!('configFile' in c));
 });

@@ -126,7 +126,7 @@ function collector(maxBuffered = 0): EventClient & { frames: string[]; dropped: 
 
 test('EventHub: revision ids, resume from the ring, reset when gone, a slow client is dropped', () => {
   const m = new FakeMirror(new RegistryState(P));
-  const hub = new EventHub(m, { ringSize: 3, clientMaxBufferedBytes: 400 });
+  const hub = new EventHub(m, { ringSize: 3, clientMaxBufferedBytes: 400, coalesceMs: 0 });
   m.put(10, `${P}/g/nodes/a`, doc('a')); // first load: the baseline
   const c = collector();
   hub.add(c);
@@ -150,4 +150,20 @@ test('EventHub: revision ids, resume from the ring, reset when gone, a slow clie
   assert.equal(hub.clientCount, 1);
   hub.close();
   assert.deepEqual(c.dropped, ['closing']);
+});
+
+test('EventHub coalesces changes into one batch per window; the baseline is taken at once', (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout'] });
+  const m = new FakeMirror(new RegistryState(P));
+  const hub = new EventHub(m, { coalesceMs: 100 });
+  m.put(10, `${P}/g/nodes/a`, doc('a')); // the first load: a baseline, never coalesced with what follows
+  const c = collector();
+  hub.add(c);
+  m.put(11, `${P}/g/nodes/b`, doc('b'));
+  m.put(12, `${P}/g/nodes/c`, doc('c'));
+  assert.deepEqual(c.frames, [], 'nothing before the window closes');
+  t.mock.timers.tick(100);
+  assert.equal(c.frames.length, 1, 'one write for the batch');
+  assert.deepEqual([...(c.frames as string[])[0]!.matchAll(/^id: (\d+)\nevent: (\w+)\ndata: .*"node":"(\w)"/gm)].map((x) => `${x[1]} ${x[2]} ${x[3]}`), ['12 added b', '12 added c']);
+  hub.close();
 });

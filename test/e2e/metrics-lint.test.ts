@@ -1,0 +1,39 @@
+// promtool's linter on the server's own /metrics, with a registry loaded and requests served,
+// and the documented labels of etcd_http_sd_targets are its real ones.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { putConsoleFixtures } from '../helpers/console-fixtures.js';
+import { useTestEtcd } from '../helpers/etcd.js';
+import { repoRoot } from '../helpers/fixtures.js';
+import { PROMTOOL_BIN } from '../helpers/prometheus.js';
+import { httpGet, useTestServer } from '../helpers/server.js';
+
+function checkMetrics(text: string): Promise<{ code: number | null; out: string }> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(PROMTOOL_BIN, ['check', 'metrics'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    p.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    p.on('error', reject);
+    p.on('close', (code) => resolve({ code, out }));
+    p.stdin.end(text);
+  });
+}
+
+test('promtool check metrics finds nothing to say about /metrics', async (t) => {
+  const etcd = await useTestEtcd(t);
+  await putConsoleFixtures(etcd.client());
+  const server = await useTestServer(t, etcd.endpoint);
+  await server.mirror.whenReady();
+  for (const path of ['/v1/targets', '/v1/targets/web', '/v1/nodes', '/nope']) await httpGet(`${server.url}${path}`);
+  const metrics = (await httpGet(`${server.url}/metrics`)).text;
+  const r = await checkMetrics(metrics);
+  assert.equal(r.code, 0, r.out);
+  assert.equal(r.out.trim(), '', 'no lint warnings');
+  assert.match(metrics, /^etcd_http_sd_targets\{group="web",exporter_type="node_exporter"\} 2$/m);
+  const readme = readFileSync(join(repoRoot(), 'README.md'), 'utf8');
+  assert.match(readme, /`etcd_http_sd_targets\{group,exporter_type\}`/, 'the README names its real labels');
+});

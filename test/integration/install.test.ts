@@ -1,0 +1,33 @@
+// Installing the CLI as the README says: `npm pack`, `npm install -g` of the tarball (into a
+// temporary prefix), and `npx etcd-http-sd` in the checkout; the installed command then works.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { useTestEtcd } from '../helpers/etcd.js';
+import { PREFIX, putConsoleFixtures } from '../helpers/console-fixtures.js';
+import { repoRoot } from '../helpers/fixtures.js';
+
+const run = promisify(execFile);
+
+test('npm pack + npm install -g gives a working etcd-http-sd; npx runs it in the checkout', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'etcd-http-sd-install-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const packed = JSON.parse((await run('npm', ['pack', '--json', '--pack-destination', dir], { cwd: repoRoot() })).stdout) as { filename: string; files: { path: string }[] }[];
+  const files = packed[0]!.files.map((f) => f.path);
+  assert.ok(files.includes('dist/src/cli/main.js'), 'the CLI is in the package');
+  assert.ok(!files.some((f) => f.startsWith('dist/test/') || f.startsWith('test/') || f.startsWith('src/')), 'no tests or sources in the package');
+  const prefix = join(dir, 'prefix');
+  await run('npm', ['install', '-g', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', join(dir, packed[0]!.filename)], { cwd: dir });
+  const bin = join(prefix, 'bin', 'etcd-http-sd');
+  assert.equal((await run(bin, ['--version'], { cwd: dir })).stdout, 'etcd-http-sd 0.1.0\n');
+  assert.match((await run(bin, ['help', 'explain'], { cwd: dir })).stdout, /^Usage: etcd-http-sd explain GROUP \[NODE\]/);
+  const etcd = await useTestEtcd(t);
+  await putConsoleFixtures(etcd.client());
+  const targets = JSON.parse((await run(bin, ['targets', '--etcd-endpoints', etcd.endpoint, '--etcd-prefix', PREFIX, '--group', 'web'], { cwd: dir })).stdout) as unknown[];
+  assert.equal(targets.length, 2, 'the installed command reads etcd');
+  assert.equal((await run('npx', ['--no-install', 'etcd-http-sd', '--version'], { cwd: repoRoot() })).stdout, 'etcd-http-sd 0.1.0\n');
+});
