@@ -39,6 +39,16 @@ export const DEFAULT_CALL_TIMEOUT_MS = 5000;
 export const BREAKER_HALF_OPEN_MS = 1000;
 
 /**
+ * etcd3 retries a failed call up to three times, each attempt with a fresh
+ * deadline: a call to an etcd that never answers took 4 x --etcd-call-timeout.
+ * An attempt that ran out of time has spent the call's budget, so it is not
+ * retried; fast failures (refused, unavailable) still are.
+ */
+export function retryWithinBudget(err: Error): boolean {
+  return isRecoverableError(err) && !(err instanceof GRPCDeadlineExceededError);
+}
+
+/**
  * Largest gRPC message we accept from etcd: etcd's own send limit
  * (`math.MaxInt32`), so nothing etcd can send is refused. grpc-js's default
  * of 4 MiB wedged the mirror: one revision deleting 100,000 nodes is a
@@ -56,16 +66,6 @@ export const MAX_RECEIVE_MESSAGE_BYTES = 2 ** 31 - 1;
  */
 export const KEEPALIVE_TIME_MS = 10_000;
 export const KEEPALIVE_TIMEOUT_MS = 5_000;
-
-/**
- * etcd3 retries a failed call up to three times, each attempt with a fresh
- * deadline: a call to an etcd that never answers took 4 x --etcd-call-timeout.
- * An attempt that ran out of time has spent the call's budget, so it is not
- * retried; fast failures (refused, unavailable) still are.
- */
-export function retryWithinBudget(err: Error): boolean {
-  return isRecoverableError(err) && !(err instanceof GRPCDeadlineExceededError);
-}
 
 /**
  * Creates an etcd3 client. Unary calls get a deadline (etcd3 never reads

@@ -8,8 +8,6 @@ import { RegistryClient, type LostEvent, type RestoredEvent } from '../../src/re
 import { useTestEtcd, type CleanupContext, type TestEtcd } from '../helpers/etcd.js';
 import { eventually } from '../helpers/server.js';
 
-const unhandled: unknown[] = [];
-process.on('unhandledRejection', (reason) => unhandled.push(reason));
 
 const TTL = 3;
 const NODES = [
@@ -23,12 +21,17 @@ interface Recorded {
   readonly lost: { at: number; e: LostEvent }[];
   readonly restored: { at: number; e: RestoredEvent }[];
   readonly errors: Error[];
+  /** Unhandled rejections while this test ran: each test has its own, so none is blamed on another. */
+  readonly unhandled: unknown[];
 }
 
 async function registerAll(t: CleanupContext, endpoint: string): Promise<{ client: RegistryClient; events: Recorded }> {
   const client = new RegistryClient({ endpoints: [endpoint], ttlSeconds: TTL, callTimeoutMs: 1000 });
   t.after(() => client.close(2000).catch(() => undefined));
-  const events: Recorded = { lost: [], restored: [], errors: [] };
+  const events: Recorded = { lost: [], restored: [], errors: [], unhandled: [] };
+  const onUnhandled = (reason: unknown): void => void events.unhandled.push(reason);
+  process.on('unhandledRejection', onUnhandled);
+  t.after(() => process.off('unhandledRejection', onUnhandled));
   client.on('lost', (e) => events.lost.push({ at: Date.now(), e }));
   client.on('restored', (e) => events.restored.push({ at: Date.now(), e }));
   client.on('error', (err) => events.errors.push(err));
@@ -94,7 +97,7 @@ test(`etcd down ${2 * TTL} s (TTL ${TTL} s), restarted on the same data dir: eve
   assert.equal(await leaseTtl(etcd, firstLease), '-1', 'the old lease was revoked');
   assert.equal(events.lost.length, 1);
   assert.equal(events.restored.length, 1);
-  assert.deepEqual(unhandled, []);
+  assert.deepEqual(events.unhandled, []);
 });
 
 test('etcd restarted within the TTL: the lease survives, nothing is lost', async (t) => {
@@ -108,7 +111,7 @@ test('etcd restarted within the TTL: the lease survives, nothing is lost', async
   assert.equal(events.lost.length, 0, `no loss (errors seen: ${events.errors.length})`);
   assert.equal(client.leaseId, lease);
   assertOncePerNode(await snapshot(etcd), lease);
-  assert.deepEqual(unhandled, []);
+  assert.deepEqual(events.unhandled, []);
 });
 
 test('lease revoked from outside: every node is put again under a new lease', async (t) => {
@@ -128,5 +131,5 @@ test('lease revoked from outside: every node is put again under a new lease', as
   await eventually('restored event', () => (events.restored.length === 1 ? true : undefined), 2000);
   assert.notEqual(client.leaseId, old);
   assertOncePerNode(await snapshot(etcd), client.leaseId);
-  assert.deepEqual(unhandled, []);
+  assert.deepEqual(events.unhandled, []);
 });
