@@ -108,6 +108,10 @@ export function explainNode(state: ExplainReader, group: string, node: string): 
   if (problem !== undefined) return { group, node, key, served: false, problem, labels: [], groupDocument };
   const doc = state.nodeDocument(group, node);
   if (doc === undefined) return undefined;
+  // A group document never seen valid holds its nodes back (stale over partial): not served.
+  if (groupDocument.problem !== undefined && state.groupDocument(group)?.doc === undefined) {
+    return { group, node, key, document: doc, served: false, problem: groupDocument.problem, labels: [], groupDocument };
+  }
   const steps: LabelExplanation[] = [...groupDocument.labels];
   const served = explainServed(group, state.groupDocument(group)?.common ?? {}, doc, steps);
   const fixed = served.problem === undefined ? served : { ...served, problem: { ...served.problem, key } };

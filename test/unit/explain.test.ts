@@ -167,3 +167,18 @@ test('EventHub coalesces changes into one batch per window; the baseline is take
   assert.deepEqual([...(c.frames as string[])[0]!.matchAll(/^id: (\d+)\nevent: (\w+)\ndata: .*"node":"(\w)"/gm)].map((x) => `${x[1]} ${x[2]} ${x[3]}`), ['12 added b', '12 added c']);
   hub.close();
 });
+
+test('nodes of a group whose document was never valid are explained as withheld, not served', () => {
+  const s = stateWith({
+    '/services/held': '{"name":',
+    '/services/held/nodes/n1_node_exporter': doc('n1', { address: '10.0.0.1:9100' }),
+  });
+  const e = explainNode(s, 'held', 'n1_node_exporter');
+  assert.ok(e !== undefined);
+  assert.equal(e.served, false);
+  const problem = e.problem;
+  assert.ok(problem !== undefined);
+  assert.equal(problem.key, '/services/held');
+  assert.match(problem.detail, /never seen valid/);
+  assert.equal(s.snapshot().group('held')?.nodes.length ?? 0, 0, 'and the state indeed serves none of them');
+});
