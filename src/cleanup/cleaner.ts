@@ -59,7 +59,16 @@ export interface EmptyGroupCleanerOptions extends CleanupSettings {
   readonly candidate?: string;
   /** Clock, for tests. Default `Date.now`. */
   readonly now?: () => number;
+  /**
+   * The election, for tests: one whose token stays stale on purpose shows
+   * that the fencing compare refuses a deposed leader's delete, every time.
+   * Default: a {@link LeaderElection} among the replicas of `prefix`.
+   */
+  readonly election?: CleanupElection;
 }
+
+/** What the cleaner needs of its election. */
+export type CleanupElection = Pick<LeaderElection, 'start' | 'token' | 'close'>;
 
 /** At most this many deletions per sweep: a sweep's work stays bounded. */
 const MAX_DELETIONS_PER_SWEEP = 100;
@@ -73,7 +82,7 @@ export function cleanupElectionName(prefix: string): string {
 export class EmptyGroupCleaner {
   /** Group name → when this replica first saw it without nodes (ms). */
   private readonly emptySince = new Map<string, number>();
-  private readonly election: LeaderElection;
+  private readonly election: CleanupElection;
   private readonly metrics: CleanupMetrics | undefined;
   private readonly now: () => number;
   private readonly onChange = (): void => this.observe();
@@ -83,7 +92,7 @@ export class EmptyGroupCleaner {
 
   constructor(private readonly opts: EmptyGroupCleanerOptions) {
     this.now = opts.now ?? Date.now;
-    this.election = new LeaderElection({
+    this.election = opts.election ?? new LeaderElection({
       client: opts.client,
       name: cleanupElectionName(opts.prefix),
       value: opts.candidate ?? `${hostname()}-${randomUUID().slice(0, 8)}`,

@@ -87,7 +87,8 @@ test('group-scoped registrant-web: the register CLI registers in web, and is ref
   }, 45_000, 100));
   assert.equal(served.labels['__meta_etcd_group'], 'web');
   assert.deepEqual(served.targets, ['127.0.0.1:9100']);
-  assert.equal(await exists(root, `${P}/web`), true, 'it created its group document (readwrite on the key itself)');
+  // register puts the node first and then creates or joins the group: the node can be served before the group document exists.
+  await eventually('it created its group document (readwrite on the key itself)', async () => ((await exists(root, `${P}/web`)) ? true : undefined), 45_000, 100);
 
   for (const group of ['db', 'web-canary']) {
     const other = register(group, `reg-${group}`);

@@ -22,7 +22,7 @@ test('freePorts returns distinct loopback ports', async () => {
 });
 
 test('the fixture file is found from the compiled location and typed', () => {
-  assert.match(fixtureFilePath(), /shared[\\/]fixtures[\\/]registry-go\.json$/);
+  assert.match(fixtureFilePath(), /test[\\/]fixtures[\\/]registry-go\.json$/);
   const fixtures = loadFixtureFile();
   assert.equal(fixtures.prefix, '/services');
   assert.ok(fixtures.entries.length > 0);
