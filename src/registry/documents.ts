@@ -245,12 +245,14 @@ export function parseNodeDocument(text: string): Parsed<NodeDocument> {
 /**
  * RFC 3339 with nanoseconds, as Go formats `time.Time` in JSON
  * (`2025-03-01T10:00:05.987654321Z`). Sub-millisecond digits come from
- * `nanos` when given (0-999999), else zeros.
+ * `nanos` when given (0-999999); trailing zeros of the fraction are trimmed, as Go does.
  */
 export function formatGoTime(date: Date, nanos = 0): string {
   const iso = date.toISOString();
-  const ms = iso.slice(20, 23);
-  return `${iso.slice(0, 19)}.${ms}${String(nanos % 1_000_000).padStart(6, '0')}Z`;
+  // Go's RFC3339Nano trims trailing zeros of the fraction (and the dot with them): a Go
+  // reader that re-writes the document must give back the very same bytes.
+  const fraction = `${iso.slice(20, 23)}${String(nanos % 1_000_000).padStart(6, '0')}`.replace(/0+$/, '');
+  return `${iso.slice(0, 19)}${fraction === '' ? '' : `.${fraction}`}Z`;
 }
 
 /** Fields of a node document to write. */

@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   cleanPrefix,
+  formatGoTime,
   isRfc3339,
   isValidGroupName,
   parseGroupDocument,
@@ -179,4 +180,12 @@ test('our node documents carry what Go readers need: ingress_host for promster, 
   assert.equal(documentLabels(own)['ingress_host'], 'mine', 'a label the node sets is never overwritten');
   const bare = validateNode({ group: 'web', id: 'w', exporterType: 'x', port: 9100 });
   assert.deepEqual(documentLabels(bare), {}, 'without an address promster uses id:port, as we do');
+});
+
+test('times are written as Go writes RFC3339Nano: trailing zeros of the fraction trimmed, no dot for whole seconds', () => {
+  const at = new Date('2026-12-01T23:45:54.571Z');
+  assert.equal(formatGoTime(at, 764160), '2026-12-01T23:45:54.57176416Z');
+  assert.equal(formatGoTime(at, 764161), '2026-12-01T23:45:54.571764161Z');
+  assert.equal(formatGoTime(new Date('2026-12-01T23:45:54.500Z')), '2026-12-01T23:45:54.5Z');
+  assert.equal(formatGoTime(new Date('2026-12-01T23:45:54.000Z')), '2026-12-01T23:45:54Z');
 });
