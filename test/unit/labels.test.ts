@@ -49,7 +49,7 @@ test('exporter_type is always the node\'s; metrics path gets a leading slash', (
   assert.equal(r.value.labels['__metrics_path__'], '/m');
 });
 
-test('formatGoTime writes RFC 3339 with nanoseconds', () => {
+test('formatGoTime writes RFC 3339 with nanoseconds, trailing zeros trimmed as Go does', () => {
   assert.equal(formatGoTime(new Date('2025-03-01T10:00:05.987Z'), 654321), '2025-03-01T10:00:05.987654321Z');
-  assert.equal(formatGoTime(new Date('2025-03-01T10:00:05Z')), '2025-03-01T10:00:05.000000000Z');
+  assert.equal(formatGoTime(new Date('2025-03-01T10:00:05Z')), '2025-03-01T10:00:05Z');
 });
