@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CleanupContext } from '../helpers/etcd.js';
+import { spawnTracked } from '../helpers/cli.js';
 import { repoRoot } from '../helpers/fixtures.js';
 
 const SOURCE = join(repoRoot(), 'test', 'interop', 'go');
@@ -68,28 +69,18 @@ export interface GoProcess {
 
 /** Starts a long-running command; killed when the test ends if still running. */
 export async function goStart(t: CleanupContext, args: readonly string[], env: Record<string, string> = {}): Promise<GoProcess> {
-  const child = spawn(await interopBinary(), args, { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
-  const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
-  t.after(async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGKILL');
-      await exited;
-    }
-  });
+  const proc = spawnTracked(t, await interopBinary(), args, { env: { ...process.env, ...env }, stdin: 'pipe' });
+  const { child, exited } = proc;
   const lines = (): Record<string, unknown>[] =>
-    out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+    proc.stdout().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
   void exited.then((code) => {
-    if (code !== 0 && process.env['TEST_LOG'] === '1') process.stderr.write(`interop ${args[0] ?? ''} exited ${String(code)}: ${err}\n`);
+    if (code !== 0 && process.env['TEST_LOG'] === '1') process.stderr.write(`interop ${args[0] ?? ''} exited ${String(code)}: ${proc.stderr()}\n`);
   });
   return {
     child,
     lines,
     stop: async () => {
-      child.stdin.end();
+      child.stdin?.end();
       return exited;
     },
   };
