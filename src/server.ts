@@ -50,7 +50,7 @@ export async function startServer(config: ServeConfig, logger: Logger, overrides
     const registry = overrides.registry ?? new Registry();
     const source = new EtcdSource(client, config.etcd.prefix);
     const metrics = createServerMetrics(registry);
-    const mirror = new Mirror({ ...overrides.mirror, source, prefix: config.etcd.prefix, logger, metrics: metrics.mirror, limits: config.documentLimits });
+    const mirror = new Mirror({ ...overrides.mirror, source, prefix: config.etcd.prefix, logger, metrics: metrics.mirror, limits: config.documentLimits, labelPolicy: config.labelPolicy });
     registerStateGauges(registry, mirror);
     const hub = new EventHub(mirror);
     const { app, handler } = createHttpHandler({

@@ -6,6 +6,7 @@
 import { deepFreeze, row } from '../config/checks.js';
 import { flagsOf, type SettingRow } from '../config/file.js';
 import { formatHelp, isHelpRequested, UsageError } from '../config/flags.js';
+import { labelPolicyFrom, PROTECTED_LABELS_SETTING } from '../config/labels.js';
 import { loadEtcdConnection } from '../config/serve.js';
 import { explainGroupDocument, explainNode, invalidUnder, type GroupExplanation, type LabelExplanation, type NodeExplanation } from '../explain/explain.js';
 import { groupExplanationJson, nodeExplanationJson } from '../explain/json.js';
@@ -21,6 +22,7 @@ why a node is not served. Credentials are never printed.`;
 
 const EXPLAIN_SETTINGS: readonly SettingRow[] = deepFreeze([
   row('json', 'bool', '', '', '', 'Print JSON, as GET /v1/explain/{group}/{node} answers.'),
+  PROTECTED_LABELS_SETTING,
 ]);
 
 function labelLine(l: LabelExplanation): string {
@@ -63,7 +65,7 @@ export async function explainCommand(ctx: CliContext): Promise<number> {
   }
   const { etcd, settings } = loadEtcdConnection(ctx.argv, ctx.env, ctx.readFile, EXPLAIN_SETTINGS);
   const { group, node } = positionals(settings.positionals);
-  const { state } = await loadRegistryState(etcd);
+  const { state } = await loadRegistryState(etcd, labelPolicyFrom(settings));
   const json = settings.get('json')?.value === true;
   const nodes = node === undefined ? nodesOf(state, group) : [node];
   const explained = nodes.map((n) => explainNode(state, group, n));

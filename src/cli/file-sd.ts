@@ -11,6 +11,7 @@ import { Registry } from 'prom-client';
 import { checkListen, row, text } from '../config/checks.js';
 import { flagsOf } from '../config/file.js';
 import { formatHelp, isHelpRequested, UsageError } from '../config/flags.js';
+import { labelPolicyFrom, PROTECTED_LABELS_SETTING } from '../config/labels.js';
 import { ETCD_CONNECTION_SETTINGS, loadEtcdConnection } from '../config/serve.js';
 import { SHARD_SETTINGS, shardSettingsFrom } from '../config/shard.js';
 import { ConfigError, describe } from '../errors.js';
@@ -44,6 +45,7 @@ const ROWS = [
   row('group', 'repeat', 'NAME', '', '', 'Only these groups (repeatable); default all.'),
   row('exporter-type', 'repeat', 'TYPE', '', '', 'Only these exporter types (repeatable); default all.'),
   ...SHARD_SETTINGS,
+  PROTECTED_LABELS_SETTING,
   row('listen', 'string', 'HOST:PORT', '', '', 'Serve /metrics, /healthz and /readyz here; default none.'),
   row('log-level', 'string', 'LEVEL', 'log_level', 'info', `Least severe log level: ${LOG_LEVELS.join(', ')}.`),
 ];
@@ -90,12 +92,13 @@ export async function fileSdCommand(ctx: CliContext): Promise<number> {
   };
   const listenSetting = settings.get('listen');
   const address = listenSetting === undefined ? undefined : checkListen(listenSetting);
+  const labelPolicy = labelPolicyFrom(settings);
   const logger = createLogger({ level: (get('log-level') ?? 'info') as LogLevel });
 
   const client = createEtcdClient(etcd);
   const registry = new Registry();
   const metrics = createServerMetrics(registry);
-  const mirror = new Mirror({ source: new EtcdSource(client, etcd.prefix), prefix: etcd.prefix, logger, metrics: metrics.mirror });
+  const mirror = new Mirror({ source: new EtcdSource(client, etcd.prefix), prefix: etcd.prefix, logger, metrics: metrics.mirror, labelPolicy });
   registerStateGauges(registry, mirror);
   const writer = new FileSdWriter({ feed: mirror, target, filter, logger, registry });
   const http = address === undefined ? undefined : await listen(statusHandler(registry, () => writer.ready && mirror.status().ready), address.host, address.port);

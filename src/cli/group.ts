@@ -2,6 +2,7 @@
 import { deepFreeze, readSecretFile, row } from '../config/checks.js';
 import { flagsOf, type SettingRow, type Settings } from '../config/file.js';
 import { formatHelp, isHelpRequested, UsageError } from '../config/flags.js';
+import { labelPolicyFrom, PROTECTED_LABELS_SETTING } from '../config/labels.js';
 import { loadEtcdConnection, type EtcdConnectionConfig } from '../config/serve.js';
 import { ConfigError, InvalidArgumentError } from '../errors.js';
 import { explainGroupDocument, invalidUnder } from '../explain/explain.js';
@@ -19,6 +20,8 @@ const CONFIGURE_SETTINGS: readonly SettingRow[] = deepFreeze([
   row('username', 'string', 'USER', '', '', 'Basic-auth user Prometheus scrapes the group with; needs --password-file.\nWithout it, --password-file alone makes a password-only group (empty user, as the Go sidecars write).'),
   row('password-file', 'string', 'FILE', '', '', 'File holding that password (one trailing newline ignored).'),
   row('clear-credentials', 'bool', '', '', '', 'Remove the group\'s scrape credentials.'),
+  // --label refuses what the server would drop; the server's setting, so the same YAML file says it.
+  PROTECTED_LABELS_SETTING,
 ]);
 
 const ACTIONS = {
@@ -123,7 +126,7 @@ function patchFrom(settings: Settings, readFile: Parameters<typeof readSecretFil
     ? { username: user === undefined ? '' : String(user.value), password: readSecretFile(file, readFile, 'password') }
     : clear ? { username: '', password: '' } : {};
   return {
-    setLabels: parseLabels(settings.get('label')),
+    setLabels: parseLabels(settings.get('label'), labelPolicyFrom(settings)),
     ...(removed === undefined ? {} : { removeLabels: removed }),
     ...credentials,
   };

@@ -3,7 +3,7 @@ import type { EtcdConnectionConfig } from '../config/etcd.js';
 import { createEtcdClient } from '../etcd/client.js';
 import { EtcdUnavailableError, errorMessage } from '../errors.js';
 import { EtcdSource } from '../mirror/etcd-source.js';
-import { RegistryState, type InvalidDocument } from '../registry/index.js';
+import { DEFAULT_LABEL_POLICY, RegistryState, type InvalidDocument, type LabelPolicy } from '../registry/index.js';
 import { DEFAULT_CLIENT_ENDPOINT } from './register.js';
 
 /** The state, the revision it reflects, and the documents skipped while loading. */
@@ -13,10 +13,11 @@ export interface LoadedState {
   readonly skipped: readonly InvalidDocument[];
 }
 
-/** Lists the whole prefix at one revision; a failure names the endpoints. */
-export async function loadRegistryState(etcd: EtcdConnectionConfig): Promise<LoadedState> {
+/** Lists the whole prefix at one revision, rendering under `policy`; a failure names the endpoints. */
+export async function loadRegistryState(etcd: EtcdConnectionConfig, policy: LabelPolicy = DEFAULT_LABEL_POLICY): Promise<LoadedState> {
   const client = createEtcdClient({ ...etcd, endpoints: etcd.endpoints.length > 0 ? etcd.endpoints : [DEFAULT_CLIENT_ENDPOINT] });
-  let state = new RegistryState(etcd.prefix);
+  const fresh = (): RegistryState => new RegistryState(etcd.prefix, 0, new Map(), undefined, policy);
+  let state = fresh();
   let skipped: InvalidDocument[] = [];
   try {
     const revision = await new EtcdSource(client, etcd.prefix).list(
@@ -27,7 +28,7 @@ export async function loadRegistryState(etcd: EtcdConnectionConfig): Promise<Loa
         }
       },
       () => {
-        state = new RegistryState(etcd.prefix);
+        state = fresh();
         skipped = [];
       },
     );

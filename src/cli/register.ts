@@ -5,6 +5,7 @@
 import { hostname, networkInterfaces } from 'node:os';
 import { deepFreeze, row } from '../config/checks.js';
 import { flagsOf, type Env, type ReadFile, type Resolved, type SettingRow, type Settings } from '../config/file.js';
+import { refuseProtectedLabels } from '../config/labels.js';
 import { formatHelp, isHelpRequested, parseDuration, UsageError, type FlagSpec } from '../config/flags.js';
 import { ETCD_CONNECTION_FLAGS, loadEtcdConnection, type EtcdConnectionConfig } from '../config/serve.js';
 import { ConfigError, InvalidArgumentError, errorMessage } from '../errors.js';
@@ -13,7 +14,7 @@ import { RegistryClient } from '../register/client.js';
 import { isPermanentRefusal } from '../register/errors.js';
 import { validateHealthCheck, type HealthCheckOptions } from '../register/health.js';
 import { validateNode, type NodeSpec } from '../register/node.js';
-import { checkLabels } from '../registry/index.js';
+import { checkLabels, type LabelPolicy } from '../registry/index.js';
 import { EXIT_FAILURE, EXIT_OK, type CliContext } from './io.js';
 
 const SUMMARY = `Register one exporter in the registry and keep it registered until SIGTERM or
@@ -98,8 +99,8 @@ function required(settings: Settings, name: string, example: string): Resolved {
   return r;
 }
 
-/** Parses `--label NAME=VALUE` occurrences. */
-export function parseLabels(r: Resolved | undefined): Record<string, string> {
+/** Parses `--label NAME=VALUE` occurrences; names the server drops (reserved, `policy`'s protected ones) are refused. */
+export function parseLabels(r: Resolved | undefined, policy?: LabelPolicy): Record<string, string> {
   const labels: Record<string, string> = {};
   for (const item of r === undefined ? [] : (r.value as readonly string[])) {
     const eq = item.indexOf('=');
@@ -110,6 +111,7 @@ export function parseLabels(r: Resolved | undefined): Record<string, string> {
   }
   const bad = checkLabels(labels)[0];
   if (bad !== undefined) throw new ConfigError(r?.where ?? '--label', `label ${bad.name}: ${bad.problem}`);
+  refuseProtectedLabels(labels, r?.where ?? '--label', policy);
   return labels;
 }
 

@@ -5,6 +5,7 @@
 import { deepFreeze, row } from '../config/checks.js';
 import { flagsOf, type SettingRow, type Settings } from '../config/file.js';
 import { formatHelp, isHelpRequested, UsageError } from '../config/flags.js';
+import { labelPolicyFrom, PROTECTED_LABELS_SETTING } from '../config/labels.js';
 import { loadEtcdConnection } from '../config/serve.js';
 import { renderFiltered, type TargetFilter } from '../http/rendered.js';
 import { GROUP_NAME_RULE, isValidGroupName } from '../registry/index.js';
@@ -20,6 +21,7 @@ const TARGETS_SETTINGS: readonly SettingRow[] = deepFreeze([
   row('group', 'repeat', 'NAME', '', '', 'Only this group.'),
   row('exporter-type', 'repeat', 'TYPE', '', '', 'Only nodes of this exporter type.'),
   row('pretty', 'bool', '', '', '', 'Indent the JSON (the server sends it compact).'),
+  PROTECTED_LABELS_SETTING,
 ]);
 
 function listOf(settings: Settings, name: string): string[] {
@@ -45,7 +47,7 @@ export async function targetsCommand(ctx: CliContext): Promise<number> {
   const stray = settings.positionals[0];
   if (stray !== undefined) throw new UsageError(JSON.stringify(stray), 'unexpected argument: use --group NAME');
   const filter = filterFrom(settings);
-  const { state, skipped } = await loadRegistryState(etcd);
+  const { state, skipped } = await loadRegistryState(etcd, labelPolicyFrom(settings));
   const body = renderFiltered(state.snapshot(), filter);
   ctx.stdout(settings.get('pretty')?.value === true ? JSON.stringify(JSON.parse(body), null, 2) : body);
   for (const i of skipped) ctx.stderr(`skipped ${i.key}: ${i.reason}: ${i.detail}`);

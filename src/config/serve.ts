@@ -7,6 +7,7 @@
  */
 import { ConfigError, describe } from '../errors.js';
 import { LOG_LEVELS, type LogLevel } from '../log.js';
+import type { LabelPolicy } from '../registry/index.js';
 import type { ScrapeConfigDefaults } from '../scrape-config/options.js';
 import { checkListen, checkPort, checkPositive, deepFreeze, need, oneOf, row, text } from './checks.js';
 import { ETCD_CONNECTION_SETTINGS, etcdConnectionFrom, type EtcdConnectionConfig } from './etcd.js';
@@ -15,6 +16,7 @@ import { UsageError, type FlagSpec } from './flags.js';
 import { adminTokenFrom, authFrom, HTTP_SETTINGS, listenerTlsFrom, type AuthConfig, type ListenerTls } from './http.js';
 import { SCRAPE_SETTINGS, scrapeDefaultsFrom } from './scrape.js';
 import { CLEANUP_SETTINGS, cleanupFrom, type CleanupConfig } from './cleanup.js';
+import { labelPolicyFrom, PROTECTED_LABELS_SETTING } from './labels.js';
 
 export { deepFreeze } from './checks.js';
 export { ETCD_CONNECTION_SETTINGS, etcdConnectionFrom } from './etcd.js';
@@ -41,6 +43,8 @@ export interface ServeConfig {
   readonly httpWriteTimeoutMs: number;
   /** Bounds on stored documents; documents over them are skipped and counted. */
   readonly documentLimits: { readonly maxDocumentBytes: number; readonly maxLabels: number; readonly maxLabelBytes: number };
+  /** Label names no document may set. Default `job`. */
+  readonly labelPolicy: LabelPolicy;
   /** Open HTTP connections at most. Default 1024. */
   readonly maxConnections: number;
   /** Access control of the SD endpoints; absent: they are open. Secret. */
@@ -74,6 +78,7 @@ export const SERVE_SETTINGS: readonly SettingRow[] = deepFreeze([
   row('max-document-bytes', 'int', 'BYTES', 'limits.max_document_bytes', '1572864', 'Documents larger than this are skipped and counted (etcd accepts 1.5 MiB by default).'),
   row('max-labels', 'int', 'N', 'limits.max_labels', '128', 'Documents with more labels than this are skipped and counted.'),
   row('max-label-bytes', 'int', 'BYTES', 'limits.max_label_bytes', '4096', 'Documents with a label name or value longer than this are skipped and counted.'),
+  PROTECTED_LABELS_SETTING,
   row('max-connections', 'int', 'N', 'http.max_connections', '1024', 'Open HTTP connections at most; more are closed at once.'),
   ...HTTP_SETTINGS,
   ...SCRAPE_SETTINGS,
@@ -111,6 +116,7 @@ export function loadServeConfig(argv: readonly string[], env: Env, readFile: Rea
       maxLabels: checkPositive(need(settings, 'max-labels'), 'labels'),
       maxLabelBytes: checkPositive(need(settings, 'max-label-bytes'), 'bytes'),
     },
+    labelPolicy: labelPolicyFrom(settings),
     ...httpFrom(settings, readFile),
     ...cleanupOf(settings),
     ...(settings.configFile === undefined ? {} : { configFile: settings.configFile }),

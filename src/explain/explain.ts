@@ -7,11 +7,11 @@
 import {
   buildTargetGroup, groupKey, isValidGroupName, sanitizeLabels, traceAddress,
   type AddressRule, type CommonLabels, type GroupDocument, type InvalidDocument,
-  type LabelStep, type NodeDocument, type RegistryState, type TargetGroup,
+  type LabelPolicy, type LabelStep, type NodeDocument, type RegistryState, type TargetGroup,
 } from '../registry/index.js';
 
 /** What explanations read of a registry state. */
-export type ExplainReader = Pick<RegistryState, 'invalidDocuments' | 'invalidDocument' | 'groupDocument' | 'nodeDocument' | 'prefix'>;
+export type ExplainReader = Pick<RegistryState, 'invalidDocuments' | 'invalidDocument' | 'groupDocument' | 'nodeDocument' | 'prefix' | 'labelPolicy'>;
 
 /** One label's fate. `source` says which document it came from. */
 export interface LabelExplanation {
@@ -69,7 +69,7 @@ export function explainGroupDocument(state: ExplainReader, group: string): Group
   const problem = state.invalidDocument(key);
   const doc = state.groupDocument(group)?.doc;
   const steps: LabelExplanation[] = [];
-  if (doc !== undefined) sanitizeLabels(doc.commonLabels, (s: LabelStep) => steps.push({ source: 'group', ...s }));
+  if (doc !== undefined) sanitizeLabels(doc.commonLabels, (s: LabelStep) => steps.push({ source: 'group', ...s }), state.labelPolicy);
   return {
     group, key,
     document: problem !== undefined ? 'invalid' : doc === undefined ? 'missing' : 'valid',
@@ -80,7 +80,13 @@ export function explainGroupDocument(state: ExplainReader, group: string): Group
   };
 }
 
-function explainServed(group: string, common: CommonLabels, doc: NodeDocument, steps: LabelExplanation[]): Pick<NodeExplanation, 'address' | 'target' | 'served' | 'problem'> {
+function explainServed(
+  group: string,
+  common: CommonLabels,
+  doc: NodeDocument,
+  policy: LabelPolicy,
+  steps: LabelExplanation[],
+): Pick<NodeExplanation, 'address' | 'target' | 'served' | 'problem'> {
   const address = traceAddress(doc);
   const target = buildTargetGroup(group, common, doc, {
     nodeLabel: (s) => steps.push({ source: 'node', ...s }),
@@ -89,7 +95,7 @@ function explainServed(group: string, common: CommonLabels, doc: NodeDocument, s
       const fromNode = m.name === 'exporter_type' && steps.some((s) => s.source === 'node' && s.to === m.name);
       steps.push({ source: fromNode ? 'node' : 'group', name: m.name, action: 'overridden', rule: m.rule });
     },
-  });
+  }, policy);
   return {
     address: { rule: address.rule, ...(address.result.ok ? { value: address.result.value } : {}) },
     served: target.ok,
@@ -113,7 +119,7 @@ export function explainNode(state: ExplainReader, group: string, node: string): 
     return { group, node, key, document: doc, served: false, problem: groupDocument.problem, labels: [], groupDocument };
   }
   const steps: LabelExplanation[] = [...groupDocument.labels];
-  const served = explainServed(group, state.groupDocument(group)?.common ?? {}, doc, steps);
+  const served = explainServed(group, state.groupDocument(group)?.common ?? {}, doc, state.labelPolicy, steps);
   const fixed = served.problem === undefined ? served : { ...served, problem: { ...served.problem, key } };
   return { group, node, key, document: doc, labels: lastWins(steps), groupDocument, ...fixed };
 }

@@ -14,7 +14,7 @@ export interface HttpMetrics {
 }
 
 /** What the state gauges read at scrape time. */
-export type MirrorReader = Pick<Mirror, 'content' | 'status' | 'invalidCounts'>;
+export type MirrorReader = Pick<Mirror, 'content' | 'status' | 'invalidCounts' | 'protectedLabelCounts' | 'labelPolicy'>;
 
 /**
  * Registers the server's metrics on `registry`: default process metrics and
@@ -73,6 +73,16 @@ export function registerStateGauges(registry: Registry, mirror: MirrorReader): v
     collect() {
       const counts = mirror.invalidCounts();
       for (const reason of INVALID_REASONS) this.set({ reason }, counts.get(reason) ?? 0);
+    },
+  });
+  new Gauge({
+    name: `${P}protected_labels_dropped`, registers, labelNames: ['label', 'source'],
+    help: 'Documents in force setting a label that --protected-labels lists, which is not served; by label and document kind (group, node).',
+    collect() {
+      this.reset();
+      // Every protected name at 0 first, so an alert on a rise sees the series from the start.
+      for (const label of mirror.labelPolicy.protectedLabels) for (const source of ['group', 'node']) this.set({ label, source }, 0);
+      for (const c of mirror.protectedLabelCounts()) this.set({ label: c.label, source: c.source }, c.documents);
     },
   });
 }

@@ -7,8 +7,8 @@
 import { EventEmitter } from 'node:events';
 import { EtcdHttpSdError, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { Content, DocumentLimits, InvalidReason } from '../registry/index.js';
-import { printableKey, RegistryState } from '../registry/index.js';
+import type { Content, DocumentLimits, InvalidReason, LabelPolicy, ProtectedLabelCount } from '../registry/index.js';
+import { DEFAULT_LABEL_POLICY, printableKey, RegistryState } from '../registry/index.js';
 import { Backoff, Sleeper } from './backoff.js';
 import { ContactReporter } from './contact.js';
 import type { KeyValue, RegistrySource, WatchEvent } from './source.js';
@@ -37,6 +37,8 @@ export interface MirrorOptions {
   readonly metrics?: MirrorMetrics;
   /** Bounds on stored documents; default `DEFAULT_DOCUMENT_LIMITS`. */
   readonly limits?: DocumentLimits;
+  /** Label names no document may set; default `DEFAULT_LABEL_POLICY` (`job`). */
+  readonly labelPolicy?: LabelPolicy;
   /** How often etcd is probed while watching. Default 5000. */
   readonly probeIntervalMs?: number;
   /** A watch with no message this long while etcd's revision moved on is re-created. Default 30000. */
@@ -128,8 +130,18 @@ export class Mirror extends EventEmitter<MirrorEvents> {
   }
 
   /** The state behind `content()`, for read-only questions (explanations); replaced on reload. */
-  registryState(): Pick<RegistryState, 'invalidDocuments' | 'invalidDocument' | 'groupDocument' | 'nodeDocument' | 'prefix' | 'lastGoodGroups'> | undefined {
+  registryState(): Pick<RegistryState, 'invalidDocuments' | 'invalidDocument' | 'groupDocument' | 'nodeDocument' | 'prefix' | 'lastGoodGroups' | 'labelPolicy'> | undefined {
     return this.state;
+  }
+
+  /** The label policy every state of this mirror renders with. */
+  get labelPolicy(): LabelPolicy {
+    return this.opts.labelPolicy ?? DEFAULT_LABEL_POLICY;
+  }
+
+  /** Documents in force whose protected labels are dropped. */
+  protectedLabelCounts(): ProtectedLabelCount[] {
+    return this.state?.protectedLabelCounts() ?? [];
   }
 
   /** Skipped documents currently stored, by reason. */
@@ -218,7 +230,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     const nextVersion = (this.state?.currentVersion ?? 0) + 1;
     // Group documents that stop decoding keep their last good version across the reload.
     const lastGood = this.state?.lastGoodGroups();
-    let fresh = new RegistryState(this.opts.prefix, nextVersion, lastGood, this.opts.limits);
+    let fresh = new RegistryState(this.opts.prefix, nextVersion, lastGood, this.opts.limits, this.labelPolicy);
     let invalid: { key: string; reason: InvalidReason }[] = [];
     const revision = await this.opts.source.list(
       (kvs: readonly KeyValue[]) => {
@@ -228,7 +240,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
         }
       },
       () => {
-        fresh = new RegistryState(this.opts.prefix, nextVersion, lastGood, this.opts.limits);
+        fresh = new RegistryState(this.opts.prefix, nextVersion, lastGood, this.opts.limits, this.labelPolicy);
         invalid = [];
       },
     );

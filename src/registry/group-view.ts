@@ -4,6 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { GroupDocument, NodeDocument } from './documents.js';
+import type { LabelPolicy } from './labels.js';
 import { renderNodeTarget, type CommonLabels } from './target.js';
 
 /** One node, rendered. */
@@ -59,22 +60,23 @@ export interface NodeEntry {
   readonly rendered: RenderedNode | undefined;
 }
 
-function jsonOf(group: string, common: CommonLabels, key: string, entry: NodeEntry): string {
+function jsonOf(group: string, common: CommonLabels, key: string, entry: NodeEntry, policy: LabelPolicy): string {
   if (entry.rendered !== undefined) return entry.rendered.json;
-  const json = renderNodeTarget(group, common, entry.doc);
+  const json = renderNodeTarget(group, common, entry.doc, policy);
   if (!json.ok) throw new Error(`node ${key} of group ${group} cannot be rendered (${json.detail}), yet it was accepted`);
   return json.value;
 }
 
-/** Builds a group's view from its entries (any order). */
+/** Builds a group's view from its entries (any order); nodes not yet rendered are rendered under `policy`. */
 export function buildGroupView(
   name: string,
   doc: GroupDocument | undefined,
   common: CommonLabels,
   nodes: ReadonlyMap<string, NodeEntry>,
+  policy: LabelPolicy,
 ): GroupView {
   const entries = [...nodes].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  const jsons = entries.map(([k, entry]) => jsonOf(name, common, k, entry));
+  const jsons = entries.map(([k, entry]) => jsonOf(name, common, k, entry, policy));
   const fragment = jsons.join(',');
   // Each node's JSON becomes a slice of the fragment (V8 shares the bytes, no copy), so a
   // group's bytes are held once, not twice; the state stores these nodes back (state.ts).

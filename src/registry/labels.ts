@@ -23,6 +23,60 @@ export function sanitizeLabelName(name: string): string | undefined {
   return out.startsWith('__') ? undefined : out;
 }
 
+/**
+ * Label names no group or node document may set, on top of the reserved
+ * `__*` names: Prometheus keeps a `job` (or any label) that service
+ * discovery provides over its scrape config's `job_name`, so a writer
+ * limited to its own group could otherwise file its series under another
+ * job. Data, passed from the configuration to every renderer.
+ */
+export interface LabelPolicy {
+  /** Names as served (after sanitising); never `__*`. */
+  readonly protectedLabels: readonly string[];
+  /** The setting that chose them, as the user wrote it, for explanations. */
+  readonly setting: string;
+}
+
+/** The server's default: `job` is protected, `instance` is not (Prometheus defaults it to the address). */
+export const DEFAULT_PROTECTED_LABELS: readonly string[] = Object.freeze(['job']);
+
+export const DEFAULT_LABEL_POLICY: LabelPolicy = Object.freeze({
+  protectedLabels: DEFAULT_PROTECTED_LABELS,
+  setting: `--protected-labels (default ${DEFAULT_PROTECTED_LABELS.join(',')})`,
+});
+
+/** Whether `policy` keeps documents from setting the (sanitised) name `clean`. */
+export function isProtectedLabel(clean: string, policy: LabelPolicy): boolean {
+  return policy.protectedLabels.includes(clean);
+}
+
+/** Why a label name cannot be protected (a `--protected-labels` entry), if it cannot. */
+export function protectedLabelProblem(name: string): string | undefined {
+  if (name.startsWith('__')) return 'names starting with "__" are reserved and always dropped: leave them out';
+  return isValidLabelName(name) ? undefined : 'must be a label name: [a-zA-Z_][a-zA-Z0-9_]*';
+}
+
+/**
+ * The protected names a document's labels would set, each once, in
+ * code-point order: what `sanitizeLabels` drops for `policy` (counted in
+ * the metrics).
+ */
+export function protectedLabelsIn(raw: Readonly<Record<string, unknown>>, policy: LabelPolicy): string[] {
+  const found: string[] = [];
+  if (policy.protectedLabels.length === 0) return found;
+  for (const name of Object.keys(raw)) {
+    const value = raw[name];
+    if (typeof value !== 'string' || value === '') continue;
+    const clean = sanitizeLabelName(name);
+    if (clean !== undefined && isProtectedLabel(clean, policy) && !found.includes(clean)) found.push(clean);
+  }
+  return found.sort();
+}
+
+function protectedStep(name: string, clean: string, policy: LabelPolicy): LabelStep {
+  return { name, action: 'dropped', rule: `protected label: ${JSON.stringify(clean)} is listed in ${policy.setting}, so no document may set it` };
+}
+
 /** What sanitising did to one label of a document, for explanations. */
 export interface LabelStep {
   /** The name as written in the document. */
@@ -52,10 +106,11 @@ function nameStep(name: string, clean: string | undefined): LabelStep {
  * non-string or empty values, or names that `sanitizeLabelName` drops, are
  * dropped. When two names sanitise to one (`a-b`, `a.b`), a name that was
  * already valid wins, else the first in code-point order: the result never
- * depends on JSON key order. `onStep`, when given, hears why each label was
- * kept, renamed or dropped (the console's explanations).
+ * depends on JSON key order. Names `policy` protects are dropped (after
+ * sanitising: `jo.b` would be `jo_b`). `onStep`, when given, hears why each
+ * label was kept, renamed or dropped (the console's explanations).
  */
-export function sanitizeLabels(raw: unknown, onStep?: LabelStepSink): Record<string, string> {
+export function sanitizeLabels(raw: unknown, onStep?: LabelStepSink, policy: LabelPolicy = DEFAULT_LABEL_POLICY): Record<string, string> {
   const out: Record<string, string> = {};
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return out;
   const entries = Object.entries(raw as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
@@ -68,6 +123,10 @@ export function sanitizeLabels(raw: unknown, onStep?: LabelStepSink): Record<str
     const clean = sanitizeLabelName(name);
     if (clean === undefined) {
       onStep?.(nameStep(name, clean));
+      continue;
+    }
+    if (isProtectedLabel(clean, policy)) {
+      onStep?.(protectedStep(name, clean, policy));
       continue;
     }
     // An exact name overwrites a sanitised twin; a sanitised one never overwrites.

@@ -10,7 +10,7 @@ import { buildGroupView, type GroupView, type NodeEntry } from './group-view.js'
 import { classifyKey, GROUP_NAME_RULE } from './keys.js';
 import { DEFAULT_DOCUMENT_LIMITS, parseWithinLimits, type DocumentLimits } from './limits.js';
 import { isUndecodableKey } from './raw-key.js';
-import { sanitizeLabels } from './labels.js';
+import { DEFAULT_LABEL_POLICY, protectedLabelsIn, sanitizeLabels, type LabelPolicy } from './labels.js';
 import { renderNodeTarget, resolveAddress, type CommonLabels } from './target.js';
 
 /** A key/value change, as etcd reports it. */
@@ -23,6 +23,13 @@ export interface InvalidDocument {
   readonly key: string;
   readonly reason: InvalidReason;
   readonly detail: string;
+}
+
+/** How many documents in force set a protected label, which is dropped (see `LabelPolicy`). */
+export interface ProtectedLabelCount {
+  readonly source: 'group' | 'node';
+  readonly label: string;
+  readonly documents: number;
 }
 
 /** What applying a change did. */
@@ -59,6 +66,8 @@ export class RegistryState {
   private readonly invalidKeys = new Map<string, InvalidDocument>();
   /** Seed from the state this one replaces; an entry goes once its group's document is put or deleted here. */
   private readonly lastGood: Map<string, GroupDocument>;
+  /** Documents in force setting a protected label, by `source\0label`. */
+  private readonly protectedCounts = new Map<string, number>();
   private sortedNames: string[] | undefined;
   private version: number;
   private content: Content | undefined;
@@ -66,13 +75,15 @@ export class RegistryState {
   /**
    * `startVersion` lets a reloaded state continue the old one's versions;
    * `lastGood` (the old state's `lastGoodGroups()`) keeps a group document
-   * that stopped decoding in force across the reload.
+   * that stopped decoding in force across the reload. `labelPolicy` says
+   * which label names no document may set (explanations read it too).
    */
   constructor(
     prefix: string,
     startVersion = 0,
     lastGood: ReadonlyMap<string, GroupDocument> = new Map(),
     private readonly limits: DocumentLimits = DEFAULT_DOCUMENT_LIMITS,
+    readonly labelPolicy: LabelPolicy = DEFAULT_LABEL_POLICY,
   ) {
     this.prefix = prefix;
     this.version = startVersion;
@@ -130,6 +141,14 @@ export class RegistryState {
     return counts;
   }
 
+  /** Documents in force whose protected labels are dropped, by kind and label; only non-zero counts. */
+  protectedLabelCounts(): ProtectedLabelCount[] {
+    return [...this.protectedCounts].map(([k, documents]) => {
+      const [source, label] = k.split('\0') as ['group' | 'node', string];
+      return { source, label, documents };
+    });
+  }
+
   /** Documents currently skipped, with why; in key order. */
   invalidDocuments(): InvalidDocument[] {
     return [...this.invalidKeys.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
@@ -159,7 +178,7 @@ export class RegistryState {
   private viewOf(name: string, entry: GroupEntry): GroupView {
     if (entry.view === undefined) {
       const withheld = entry.broken && entry.doc === undefined;
-      entry.view = buildGroupView(name, entry.doc, entry.common, withheld ? new Map() : entry.nodes);
+      entry.view = buildGroupView(name, entry.doc, entry.common, withheld ? new Map() : entry.nodes, this.labelPolicy);
       // Keep the view's nodes, whose JSON points into the group's fragment, instead of copies.
       for (const n of entry.view.nodes) {
         const stored = entry.nodes.get(n.key);
@@ -240,9 +259,25 @@ export class RegistryState {
     return invalid;
   }
 
+  /** Moves the protected-label counts from document labels `before` to `after` (undefined: no document). */
+  private countProtected(source: ProtectedLabelCount['source'], before: Readonly<Record<string, unknown>> | undefined, after: Readonly<Record<string, unknown>> | undefined): void {
+    const bump = (labels: Readonly<Record<string, unknown>> | undefined, by: number): void => {
+      if (labels === undefined) return;
+      for (const label of protectedLabelsIn(labels, this.labelPolicy)) {
+        const k = `${source}\0${label}`;
+        const n = (this.protectedCounts.get(k) ?? 0) + by;
+        if (n === 0) this.protectedCounts.delete(k);
+        else this.protectedCounts.set(k, n);
+      }
+    };
+    bump(before, -1);
+    bump(after, 1);
+  }
+
   private setGroupDoc(group: string, e: GroupEntry, doc: GroupDocument | undefined): void {
+    this.countProtected('group', e.doc?.commonLabels, doc?.commonLabels);
     e.doc = doc;
-    e.common = doc === undefined ? {} : sanitizeLabels(doc.commonLabels);
+    e.common = doc === undefined ? {} : sanitizeLabels(doc.commonLabels, undefined, this.labelPolicy);
     e.view = undefined;
     // Re-rendered with the next view. A node valid once stays valid under new common labels:
     // address and port do not depend on them.
@@ -264,7 +299,7 @@ export class RegistryState {
     if (parsedDoc.ok && old !== undefined && sameTarget(old.doc, parsedDoc.value)) return UNCHANGED;
     // A known node is rendered now, to tell a visible change from none; a new one with its group's next view.
     const rendered = !parsedDoc.ok ? parsedDoc
-      : old !== undefined ? renderNodeTarget(group, e?.common ?? {}, parsedDoc.value)
+      : old !== undefined ? renderNodeTarget(group, e?.common ?? {}, parsedDoc.value, this.labelPolicy)
         : resolveAddress(parsedDoc.value);
     if (!parsedDoc.ok || !rendered.ok) {
       // Here rendered failed whenever parsedDoc did not (it is parsedDoc then).
@@ -274,6 +309,7 @@ export class RegistryState {
       return { changed: this.removeNode(group, node), invalid };
     }
     this.invalidKeys.delete(key);
+    this.countProtected('node', old?.doc.labels, parsedDoc.value.labels);
     const target = this.entry(group);
     if (old === undefined) {
       target.nodes.set(node, { doc: parsedDoc.value, rendered: undefined });
@@ -288,7 +324,10 @@ export class RegistryState {
 
   private removeNode(group: string, node: string): boolean {
     const e = this.groups.get(group);
-    if (!e?.nodes.delete(node)) return false;
+    const old = e?.nodes.get(node);
+    if (e === undefined || old === undefined) return false;
+    e.nodes.delete(node);
+    this.countProtected('node', old.doc.labels, undefined);
     e.view = undefined;
     this.dropIfEmpty(group, e);
     return true;

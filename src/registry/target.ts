@@ -3,7 +3,7 @@
  * documents to a scrape target").
  */
 import type { NodeDocument, Parsed } from './documents.js';
-import { sanitizeLabels, type LabelStepSink } from './labels.js';
+import { DEFAULT_LABEL_POLICY, sanitizeLabels, type LabelPolicy, type LabelStepSink } from './labels.js';
 
 /** A target group exactly as http_sd wants it: `targets` and `labels`, nothing else. */
 export interface TargetGroup {
@@ -70,22 +70,22 @@ export interface TargetTrace {
   readonly merge: (step: MergeStep) => void;
 }
 
-/** Labels a node gets from its group. Already sanitised. */
+/** Labels a node gets from its group. Already sanitised, under the same policy. */
 export type CommonLabels = Readonly<Record<string, string>>;
 
 /**
  * The labels of one node's target, sorted by name: common labels, node
- * labels on top, `exporter_type` forced, `__metrics_path__`, then the
- * `__meta_etcd_*` labels. Built in a Map: spreading label objects was most
+ * labels on top (without the names `policy` protects), `exporter_type`
+ * forced, `__metrics_path__`, then the `__meta_etcd_*` labels. Built in a Map: spreading label objects was most
  * of the cost of loading a large registry (test/bench).
  */
-function sortedLabels(group: string, common: CommonLabels, node: NodeDocument, trace?: TargetTrace): [string, string][] {
+function sortedLabels(group: string, common: CommonLabels, node: NodeDocument, policy: LabelPolicy, trace?: TargetTrace): [string, string][] {
   const merged = new Map<string, string>();
   for (const name of Object.keys(common)) {
     const value = common[name];
     if (value !== undefined) merged.set(name, value);
   }
-  const own = sanitizeLabels(node.labels, trace?.nodeLabel);
+  const own = sanitizeLabels(node.labels, trace?.nodeLabel, policy);
   for (const name of Object.keys(own)) {
     const value = own[name];
     if (value === undefined) continue;
@@ -112,11 +112,17 @@ function sortedLabels(group: string, common: CommonLabels, node: NodeDocument, t
  * Builds the target group of one node (see `sortedLabels`). Keys come out
  * sorted so the same content is the same bytes in every replica.
  */
-export function buildTargetGroup(group: string, common: CommonLabels, node: NodeDocument, trace?: TargetTrace): Parsed<TargetGroup> {
+export function buildTargetGroup(
+  group: string,
+  common: CommonLabels,
+  node: NodeDocument,
+  trace?: TargetTrace,
+  policy: LabelPolicy = DEFAULT_LABEL_POLICY,
+): Parsed<TargetGroup> {
   const address = resolveAddress(node);
   if (!address.ok) return address;
   const labels: Record<string, string> = {};
-  for (const [name, value] of sortedLabels(group, common, node, trace)) labels[name] = value;
+  for (const [name, value] of sortedLabels(group, common, node, policy, trace)) labels[name] = value;
   return { ok: true, value: { targets: [address.value], labels } };
 }
 
@@ -131,10 +137,10 @@ export function renderTargetGroup(tg: TargetGroup): string {
  * (sanitised names start with a letter or `_`), so an object keeps them in
  * the sorted order they are written here.
  */
-export function renderNodeTarget(group: string, common: CommonLabels, node: NodeDocument): Parsed<string> {
+export function renderNodeTarget(group: string, common: CommonLabels, node: NodeDocument, policy: LabelPolicy = DEFAULT_LABEL_POLICY): Parsed<string> {
   const address = resolveAddress(node);
   if (!address.ok) return address;
-  const labels = sortedLabels(group, common, node).map(([name, value]) => `${JSON.stringify(name)}:${JSON.stringify(value)}`);
+  const labels = sortedLabels(group, common, node, policy).map(([name, value]) => `${JSON.stringify(name)}:${JSON.stringify(value)}`);
   // join() gives a flat string; `+=` would keep a rope of pieces per node alive (3x the memory).
   return { ok: true, value: [`{"targets":[${JSON.stringify(address.value)}],"labels":{`, labels.join(','), '}}'].join('') };
 }

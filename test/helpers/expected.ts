@@ -18,7 +18,8 @@ export const EXPECTED_FIXTURE_TARGETS = [
   { targets: ['db-2:9187'], labels: { ...meta('db', 'db-2', 'postgres_exporter') } },
   { targets: ['db_1:9187'], labels: { ...meta('db', 'db_1', 'postgres_exporter'), __metrics_path__: '/metrics', _9lives: 'yes', app_kubernetes_io_name: 'postgres', no_cleanup: 'true' } },
   { targets: ['10.1.2.3:3000'], labels: { ...meta('ext', 'ext-1', 'app'), __metrics_path__: '/metrics', team: 'api' } },
-  { targets: ['evil:9100'], labels: { ...meta('hostile', 'evil', 'node_exporter'), __metrics_path__: '/metrics', job: 'other' } },
+  // Its `job` is dropped: the default --protected-labels (Prometheus would keep it over job_name).
+  { targets: ['evil:9100'], labels: { ...meta('hostile', 'evil', 'node_exporter'), __metrics_path__: '/metrics' } },
   { targets: ['maint:9100'], labels: { ...meta('hostile', 'maint', 'node_exporter', 'maintenance'), __metrics_path__: '/metrics', team: 'infra' } },
   { targets: ['lonely:9100'], labels: { ...meta('orphans', 'lonely', 'node_exporter'), __metrics_path__: '/metrics', team: 'infra' } },
   { targets: ['web-1:9113'], labels: { ...meta('web', 'web-1', 'nginx_exporter'), __metrics_path__: '/prometheus', environment: 'production', region: 'us-east' } },

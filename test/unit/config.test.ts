@@ -53,6 +53,7 @@ test('defaults', () => {
     httpWriteTimeoutMs: 30000,
     maxConnections: 1024,
     documentLimits: { maxDocumentBytes: 1572864, maxLabels: 128, maxLabelBytes: 4096 },
+    labelPolicy: { protectedLabels: ['job'], setting: '--protected-labels (default job)' },
   });
   assert.ok(!('configFile' in c));
 });
