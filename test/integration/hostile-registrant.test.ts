@@ -44,6 +44,8 @@ function checkServed(items: readonly Item[]): void {
       assert.ok(value !== '');
     }
     assert.equal(item.labels['exporter_type'], item.labels['__meta_etcd_exporter_type']);
+    // Prometheus would keep a served job over the scrape config's: the default --protected-labels drops it.
+    assert.equal(item.labels['job'], undefined, 'no registrant sets job');
   }
 }
 
