@@ -67,7 +67,9 @@ export function protectedLabelsIn(raw: Readonly<Record<string, unknown>>, policy
   for (const name of Object.keys(raw)) {
     const value = raw[name];
     if (typeof value !== 'string' || value === '') continue;
-    const clean = sanitizeLabelName(name);
+    // Runs for every node put: a valid name is its own sanitised name (a protected name is
+    // never `__*`), which skips sanitising for nearly every label (half the time, measured).
+    const clean = VALID_NAME.test(name) ? name : sanitizeLabelName(name);
     if (clean !== undefined && isProtectedLabel(clean, policy) && !found.includes(clean)) found.push(clean);
   }
   return found.sort();

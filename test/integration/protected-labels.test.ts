@@ -2,9 +2,12 @@
 // CLI commands that render or write labels do with `job` and `instance`.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { runCli } from '../helpers/cli.js';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runCli, spawnCli } from '../helpers/cli.js';
 import { useTestEtcd } from '../helpers/etcd.js';
-import { httpGet, targets, useTestServer } from '../helpers/server.js';
+import { eventually, httpGet, targets, useTestServer } from '../helpers/server.js';
 
 const P = '/services';
 const node = (id: string, labels: Record<string, string>): string =>
@@ -76,6 +79,22 @@ test('targets and explain render with the same setting as the server', async (t)
   const bad = await runCli(t, ['targets', ...conn, '--protected-labels', '__address__']);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /--protected-labels: "__address__": names starting with "__" are reserved/);
+});
+
+test('file-sd writes what the server with the same setting serves', async (t) => {
+  const etcd = await useTestEtcd(t);
+  await putRegistry(etcd);
+  const dir = await mkdtemp(join(tmpdir(), 'etcd-http-sd-protected-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const [byDefault, open] = [join(dir, 'default.json'), join(dir, 'open.json')];
+  spawnCli(t, ['file-sd', '--etcd-endpoints', etcd.endpoint, '--output', byDefault]);
+  spawnCli(t, ['file-sd', '--etcd-endpoints', etcd.endpoint, '--output', open, '--protected-labels=']);
+  const written = (path: string): Promise<{ labels: Record<string, string> }[]> => eventually(`${path} written`, async () => {
+    const text = await readFile(path, 'utf8').catch(() => undefined);
+    return text === undefined ? undefined : JSON.parse(text) as { labels: Record<string, string> }[];
+  });
+  assert.deepEqual(jobs(await written(byDefault)), [undefined, undefined]);
+  assert.deepEqual(jobs(await written(open)), ['x', 'y']);
 });
 
 test('register and group configure refuse reserved and protected label names: exit 2 naming --label and the name', async (t) => {
