@@ -35,7 +35,7 @@ const keyArb = fc.oneof(
   { weight: 1, arbitrary: weirdKey },
 );
 
-const labelName = fc.constantFrom('env', 'team', 'a-b', 'a.b', 'a_b', '__address__', '__scheme__', '__meta_etcd_group', 'exporter_type', 'address', 'ingress_host', '9x', '', '__proto__', 'constructor');
+const labelName = fc.constantFrom('env', 'team', 'a-b', 'a.b', 'a_b', '__address__', '__scheme__', '__meta_etcd_group', 'exporter_type', 'address', 'ingress_host', '9x', '', '__proto__', 'constructor', 'job', 'instance');
 const labelValue = fc.oneof({ weight: 5, arbitrary: fc.constantFrom('x', 'prod', '', 'evil:1', '169.254.169.254:80', 'h.example') }, { weight: 1, arbitrary: fc.oneof(fc.string(), fc.jsonValue({ maxDepth: 2 })) });
 const labels = fc.oneof({ weight: 6, arbitrary: fc.dictionary(labelName, labelValue, { maxKeys: 5 }) }, { weight: 1, arbitrary: fc.constantFrom(null, [], 'x') });
 const nodeValue = fc.record({
@@ -78,6 +78,7 @@ function assertValidBody(body: string): Map<string, number> {
     for (const [name, value] of Object.entries(item.labels)) {
       assert.match(name, LABEL_NAME);
       if (name.startsWith('__')) assert.ok(name === '__metrics_path__' || name.startsWith('__meta_etcd_'), name);
+      assert.notEqual(name, 'job', 'job is protected by default');
       assert.ok(typeof value === 'string' && value !== '', name);
     }
     const g = item.labels['__meta_etcd_group'];
@@ -153,6 +154,8 @@ test('the state built change by change equals a fresh listing, and listing order
     const listed = stateFrom([...model].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)), lastGood);
     assert.deepEqual(visible(s.snapshot()), visible(listed.snapshot()));
     assert.deepEqual(s.invalidCounts(), listed.invalidCounts(), 'invalid-document gauges agree');
+    const byKey = (st: RegistryState): unknown => st.protectedLabelCounts().sort((a, b) => (a.source < b.source ? -1 : a.source > b.source ? 1 : 0));
+    assert.deepEqual(byKey(s), byKey(listed), 'protected-label gauges agree');
     // Another order (a reload sees keys in key order, a watch in any order).
     const shuffled = [...model];
     let x = shuffleSeed;
