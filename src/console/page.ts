@@ -68,6 +68,27 @@ table{border-collapse:collapse;margin:.5em 0}th,td{border:1px solid #ccc;padding
 th{background:#f3f3f3}form input{width:10em;margin-right:.5em}#explain pre{background:#f7f7f7;padding:.5em;max-width:60em;overflow:auto}
 .dropped{color:#a00}.renamed{color:#a60}.overridden{color:#666}.kept{color:#070}.layout{display:flex;gap:2em;flex-wrap:wrap}`;
 
+/** Seconds the waiting page waits before it asks again. */
+export const WAITING_REFRESH_SECONDS = 2;
+
+/**
+ * The page before the first load from etcd: a browser asked for the
+ * console, so it gets HTML saying what it waits for (and why etcd is not
+ * answering, when known), reloading itself until the console is there.
+ */
+export function renderWaiting(status: MirrorStatus): string {
+  const etcd = status.connected ? 'connected, loading the registry' : `not connected${status.lastError === undefined ? '' : `: ${status.lastError}`}`;
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>etcd-http-sd: waiting for etcd</title>
+<meta http-equiv="refresh" content="${WAITING_REFRESH_SECONDS}"><meta name="viewport" content="width=device-width, initial-scale=1"><style>${STYLE}</style></head>
+<body><h1>etcd-http-sd</h1>
+<p id="waiting">Waiting for the first load of the registry from etcd; this page reloads every ${WAITING_REFRESH_SECONDS} s.</p>
+<table id="status"><tbody><tr><th>etcd</th><td id="status-etcd">${escapeHtml(etcd)}</td></tr>
+<tr><th>last contact with etcd</th><td id="status-staleness">${escapeHtml(seconds(status.lastContactAgeMs))}</td></tr></tbody></table>
+</body></html>
+`;
+}
+
 /** The whole page. */
 export function renderConsole(d: ConsoleData): string {
   return `<!doctype html>

@@ -7,10 +7,10 @@ import type { EventHub } from '../events/hub.js';
 import { eventsHandler } from '../events/sse.js';
 import { invalidUnder } from '../explain/explain.js';
 import { listNodes, DEFAULT_PAGE_SIZE } from '../explain/nodes.js';
-import { explainHandler, invalidHandler, loaded, nodesHandler, type OperatorSource } from '../explain/routes.js';
+import { explainHandler, invalidHandler, nodesHandler, type OperatorSource } from '../explain/routes.js';
 import { onlyParams } from '../http/query.js';
 import type { MirrorStatus } from '../mirror/mirror.js';
-import { renderConsole } from './page.js';
+import { renderConsole, renderWaiting, WAITING_REFRESH_SECONDS } from './page.js';
 import { CONSOLE_SCRIPT } from './script.js';
 
 /** What the operator routes need. */
@@ -25,16 +25,23 @@ const CSP = "default-src 'self'; script-src 'self'; style-src 'unsafe-inline'; f
 function consoleHandler(source: OperatorOptions['source']): RequestHandler {
   return (req, res) => {
     onlyParams(req, []);
-    const { content, state, revision } = loaded(source);
+    res.setHeader('Content-Security-Policy', CSP);
+    res.setHeader('Cache-Control', 'no-cache');
+    const content = source.content();
+    const state = source.registryState();
+    if (content === undefined || state === undefined) {
+      // A browser asks for `/`: HTML, not the API's JSON 503, still a 503 for probes and scripts.
+      res.setHeader('Retry-After', String(WAITING_REFRESH_SECONDS));
+      res.status(503).type('html').end(renderWaiting(source.status()));
+      return;
+    }
     const invalid = invalidUnder(state);
     const html = renderConsole({
-      revision, status: source.status(), targets: content.targetCount,
+      revision: source.revision, status: source.status(), targets: content.targetCount,
       groups: content.groups.map((g) => ({ name: g.name, nodes: g.nodes.length, exporterTypes: g.exporterTypes })),
       nodes: listNodes(content, state, { page: 1, pageSize: DEFAULT_PAGE_SIZE }),
       invalid: { total: invalid.length, documents: invalid.slice(0, 100) },
     });
-    res.setHeader('Content-Security-Policy', CSP);
-    res.setHeader('Cache-Control', 'no-cache');
     res.status(200).type('html').end(html);
   };
 }

@@ -78,3 +78,28 @@ test('console, explanations and events: content, access control, no secret, resu
   assert.equal((await reset.next(() => true, 'first message')).event, 'reset', 'a revision before the stream began');
   await eventually('nodes back to 2 in web', async () => ((await get('/v1/nodes?group=web')).json()['total'] === 2 ? true : undefined));
 });
+
+test('before the first load the console page is HTML saying it waits for etcd (503), the API stays JSON; then the console', async (t) => {
+  const etcd = await useTestEtcd(t);
+  await putConsoleFixtures(etcd.client());
+  await etcd.kill(); // the server starts while etcd is down: nothing loaded yet
+  const server = await useTestServer(t, etcd.endpoint);
+  const page = await httpGet(`${server.url}/`, { accept: 'text/html' });
+  assert.equal(page.status, 503);
+  assert.match(String(page.headers['content-type']), /^text\/html/);
+  assert.ok(page.headers['retry-after'] !== undefined);
+  assert.match(String(page.headers['content-security-policy']), /default-src 'self'/);
+  assert.match(page.text, /<p id="waiting">Waiting for the first load of the registry from etcd/);
+  assert.match(page.text, /<meta http-equiv="refresh"/);
+  assert.match(page.text, /<td id="status-etcd">not connected/);
+  const api = await httpGet(`${server.url}/v1/nodes`);
+  assert.equal(api.status, 503);
+  assert.match(String(api.headers['content-type']), /^application\/json/);
+  assert.match(api.text, /registry not loaded yet/);
+
+  await etcd.restart();
+  await server.mirror.whenReady();
+  const ready = await httpGet(`${server.url}/`, { accept: 'text/html' });
+  assert.equal(ready.status, 200);
+  assert.match(ready.text, /data-group="web"/);
+});
