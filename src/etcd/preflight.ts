@@ -34,16 +34,24 @@ export function assertPortFree(port: number, what: 'client' | 'peer'): Promise<v
   });
 }
 
+/** The file system calls `prepareDataDir` makes: injectable, so a test can make one never settle. */
+export interface DataDirFs {
+  readonly mkdir: (dir: string, options: { recursive: true; mode: number }) => Promise<unknown>;
+  readonly access: (dir: string, mode: number) => Promise<void>;
+}
+
+const NODE_FS: DataDirFs = { mkdir, access };
+
 /** `mkdir -p` and a write check of the data dir, within `timeoutMs` (or until `signal`). */
-export async function prepareDataDir(dir: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+export async function prepareDataDir(dir: string, timeoutMs: number, signal?: AbortSignal, fs: DataDirFs = NODE_FS): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_resolve, reject) => {
     timer = setTimeout(() => reject(new PreflightError('data_dir', `etcd data dir ${dir} did not answer within ${timeoutMs} ms (a hung mount?)`)), timeoutMs);
     signal?.addEventListener('abort', () => reject(new EtcdHttpSdError('CLOSED', 'start-up aborted')), { once: true });
   });
   const work = (async () => {
-    await mkdir(dir, { recursive: true, mode: 0o700 });
-    await access(dir, fsConstants.W_OK | fsConstants.X_OK);
+    await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+    await fs.access(dir, fsConstants.W_OK | fsConstants.X_OK);
   })().catch((err: unknown) => {
     throw new PreflightError('data_dir', `cannot use etcd data dir ${dir}: ${errorMessage(err)}`, { cause: err });
   });
