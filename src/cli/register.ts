@@ -15,7 +15,8 @@ import { statusHandler } from '../http/status.js';
 import { createRegisterMetrics } from '../metrics/register.js';
 import { RegistryClient } from '../register/client.js';
 import type { RegisteredNode } from '../register/registration.js';
-import { isPermanentRefusal } from '../register/errors.js';
+import { CollisionError, isPermanentRefusal } from '../register/errors.js';
+import type { CollisionEvent } from '../register/events.js';
 import { validateHealthCheck, type HealthCheckOptions, type ValidHealthCheck } from '../register/health.js';
 import { joinHostPort, validateNode, type NodeSpec, type ValidNode } from '../register/node.js';
 import { checkLabels } from '../registry/index.js';
@@ -258,15 +259,17 @@ async function registerUntilStopped(client: RegistryClient, config: RegisterConf
   // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- set by the stop promise during the await
   for (let delay = RETRY_MIN_MS; !stopped; delay = Math.min(RETRY_MAX_MS, delay * 2)) {
     try {
+      // register() joins the group first (creates its document if absent), as the Go registrar does.
       const node = await client.register(config.node, config.healthCheck ? { healthCheck: config.healthCheck } : {});
-      // As the Go registrar does; optional (a node may exist without its group document).
-      await client.createOrJoinGroup(config.node.group).catch((err: unknown) => {
-        logger.warn('could not create or join the group document; the node is registered anyway', { group: config.node.group, error: errorMessage(err) });
-      });
       return { kind: 'registered', node };
     } catch (err) {
       // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- set by the stop promise during the await
       if (stopped) break;
+      if (err instanceof CollisionError) {
+        // Another process registers this very node: retrying would only fight it.
+        logger.error('another registrant holds this node: not registered', { key: err.key, holderLeaseId: err.holderLeaseId, error: err.message });
+        return { kind: 'refused' };
+      }
       if (isPermanentRefusal(err)) {
         // Retrying cannot grant a permission: fail so the supervisor shows it (docs/security.md lists the roles).
         logger.error('etcd refused the registration: check the etcd user and its role (write on the group prefix)', { group: config.node.group, error: errorMessage(err) });
@@ -295,6 +298,8 @@ async function serveMetrics(at: { host: string; port: number }, client: Registry
   client.on('lost', () => metrics.leaseLost());
   client.on('restored', () => metrics.leaseRestored());
   client.on('withdrawn', (e) => metrics.withdrawn(e.action));
+  client.on('repaired', (e) => metrics.repaired(e.cause));
+  client.on('collision', (e) => metrics.collision(e.action));
   const http = await listen(statusHandler(registry, () => nodes() > 0), at.host, at.port).catch((err: unknown) => {
     throw listenProblem(err, at, '--metrics-listen');
   });
@@ -310,7 +315,7 @@ export async function registerCommand(ctx: CliContext): Promise<number> {
   }
   const config = loadRegisterConfig(ctx.argv, ctx.env, ctx.readFile, { hostname, interfaces: networkInterfaces });
   const logger = createLogger({ level: config.logLevel });
-  const client = new RegistryClient({ ...config.etcd, ttlSeconds: config.ttlSeconds, logger });
+  const client = new RegistryClient({ ...config.etcd, ttlSeconds: config.ttlSeconds, logger, takeover: config.takeover });
   let node: RegisteredNode | undefined;
   let http: HttpServer | undefined;
   try {
@@ -330,18 +335,26 @@ async function runRegistrant(ctx: CliContext, config: RegisterConfig, client: Re
   logger.info('registering', { endpoints: config.etcd.endpoints, prefix: config.etcd.prefix, ttlSeconds: config.ttlSeconds, node: { ...config.node } });
   const host = config.node.host ?? config.node.address?.slice(0, config.node.address.lastIndexOf(':')) ?? '';
   if (isLoopback(host)) logger.warn('the node is registered at a loopback address: only a Prometheus on this machine can scrape it', { host });
+  const yielded = new Promise<CollisionEvent>((resolve) => client.on('collision', (e) => {
+    if (e.action === 'yielded') resolve(e);
+  }));
   const outcome = await registerUntilStopped(client, config, logger, ctx.stopSignal);
   if (outcome.kind === 'refused') {
     await client.close().catch(() => undefined);
     return EXIT_FAILURE;
   }
   if (outcome.kind === 'registered') registered(outcome.node);
-  const signal = await ctx.stopSignal;
-  logger.info('signal received: deregistering', { signal });
+  const end = await Promise.race([ctx.stopSignal.then((signal) => ({ signal })), yielded.then((taken) => ({ taken }))]);
+  if ('taken' in end) {
+    // Running on without a node would look healthy to the supervisor while registering nothing.
+    logger.error('another registrant took this node over (--takeover): exiting; give one of them its own --id', { key: end.taken.node.key, holderLeaseId: end.taken.holderLeaseId });
+  } else {
+    logger.info('signal received: deregistering', { signal: end.signal });
+  }
   try {
-    await client.close();
+    await client.close(); // deletes the key only while under our lease: never the taker's
     logger.info('deregistered; exiting');
-    return EXIT_OK;
+    return 'taken' in end ? EXIT_FAILURE : EXIT_OK;
   } catch (err) {
     logger.error('deregistration incomplete: keys left expire with the lease', { error: errorMessage(err), ttlSeconds: config.ttlSeconds });
     return EXIT_FAILURE;

@@ -24,9 +24,11 @@ function logLines(p: CliProcess): LogLine[] {
 }
 
 /** The key's document and lease, or `undefined` while absent. */
-async function keyOf(etcd: TestEtcd): Promise<{ readonly doc: { address?: string }; readonly lease: string } | undefined> {
+interface NodeKey { readonly doc: { readonly address?: string; readonly labels?: Record<string, string> }; readonly lease: string }
+
+async function keyOf(etcd: TestEtcd): Promise<NodeKey | undefined> {
   const kv = (await etcd.client().get(KEY).exec()).kvs[0];
-  return kv === undefined ? undefined : { doc: JSON.parse(kv.value.toString()) as { address?: string }, lease: kv.lease };
+  return kv === undefined ? undefined : { doc: JSON.parse(kv.value.toString()) as NodeKey['doc'], lease: kv.lease };
 }
 
 /** A stand-in exporter: answers 200 on 127.0.0.1 until the test ends. */
@@ -42,6 +44,14 @@ function metricValue(text: string, series: string): number | undefined {
   return line === undefined ? undefined : Number(line.slice(series.length + 1));
 }
 
+/** Scrapes `url` until `series` reads `want`; resolves with that scrape. */
+function scrapeUntil(url: string, series: string, want: number): Promise<string> {
+  return eventually(`${series} ${want}`, async () => {
+    const text = (await httpGet(url)).text;
+    return metricValue(text, series) === want ? text : undefined;
+  }, 5000);
+}
+
 test('register: without --host, the node is registered at the host --check-url checks', async (t) => {
   const etcd = await useTestEtcd(t);
   const port = await exporter(t);
@@ -53,19 +63,24 @@ test('register: without --host, the node is registered at the host --check-url c
   assert.equal(await p.exited, 0, p.stderr());
 });
 
-test('register --metrics-listen: /metrics counts lease losses and restores, and the node while registered', async (t) => {
+test('register --metrics-listen: /metrics counts a repair, a lease loss and its restore, and the node while registered', async (t) => {
   const etcd = await useTestEtcd(t);
   const metricsPort = await freePort();
   const p = spawnCli(t, args(etcd, ['--host', '127.0.0.1', '--metrics-listen', `127.0.0.1:${metricsPort}`]));
   const first = await eventually('key written', () => keyOf(etcd), 10_000);
   const url = `http://127.0.0.1:${metricsPort}/metrics`;
-  const registered = await eventually('node counted', async () => {
-    const text = (await httpGet(url)).text;
-    return metricValue(text, 'etcd_http_sd_register_nodes') === 1 ? text : undefined;
-  }, 5000);
+  const registered = await scrapeUntil(url, 'etcd_http_sd_register_nodes', 1);
   assert.equal(metricValue(registered, 'etcd_http_sd_register_lease_losses_total'), 0);
   assert.equal(metricValue(registered, 'etcd_http_sd_register_repairs_total{cause="deleted"}'), 0);
   assert.equal((await httpGet(`http://127.0.0.1:${metricsPort}/readyz`)).status, 200);
+
+  // Deleted from outside: put back under the same lease, and counted.
+  const deletedAt = Date.now();
+  await etcd.client().delete().key(KEY);
+  const repaired = await eventually('key put back', () => keyOf(etcd), 5000, 5);
+  t.diagnostic(`deleted from outside: key back ${Date.now() - deletedAt} ms later`);
+  assert.equal(repaired.lease, first.lease);
+  await scrapeUntil(url, 'etcd_http_sd_register_repairs_total{cause="deleted"}', 1);
 
   // Revoked from outside: noticed, and back under a new lease.
   const revokedAt = Date.now();
@@ -73,12 +88,9 @@ test('register --metrics-listen: /metrics counts lease losses and restores, and 
   const back = await eventually('key back under a new lease', async () => {
     const k = await keyOf(etcd);
     return k !== undefined && k.lease !== first.lease ? k : undefined;
-  }, 10_000);
+  }, 10_000, 5);
   t.diagnostic(`revoked lease ${first.lease}: key back under lease ${back.lease} after ${Date.now() - revokedAt} ms`);
-  const after = await eventually('loss and restore counted', async () => {
-    const text = (await httpGet(url)).text;
-    return metricValue(text, 'etcd_http_sd_register_lease_restores_total') === 1 ? text : undefined;
-  }, 5000);
+  const after = await scrapeUntil(url, 'etcd_http_sd_register_lease_restores_total', 1);
   assert.equal(metricValue(after, 'etcd_http_sd_register_lease_losses_total'), 1);
   assert.equal(metricValue(after, 'etcd_http_sd_register_nodes'), 1);
   p.child.kill('SIGTERM');
@@ -92,4 +104,40 @@ test('register --metrics-listen on a taken port exits 2 naming the flag', async 
   assert.equal(await p.exited, 2, p.stderr());
   assert.match(p.stderr(), new RegExp(`--metrics-listen: 127\\.0\\.0\\.1:${taken} is already in use`));
   assert.equal(await keyOf(etcd), undefined, 'registers nothing');
+});
+
+test('register: a second registrant of the same node exits 1 naming the holder\'s lease and --id; the first keeps its key', async (t) => {
+  const etcd = await useTestEtcd(t);
+  const a = spawnCli(t, args(etcd, ['--host', '127.0.0.1']));
+  const held = await eventually('first registered', () => keyOf(etcd), 10_000);
+  const b = spawnCli(t, args(etcd, ['--host', '127.0.0.1']));
+  assert.equal(await b.exited, 1, b.stderr());
+  assert.match(b.stderr(), new RegExp(`lease ${held.lease}`));
+  assert.match(b.stderr(), /--id/);
+  assert.match(b.stderr(), /--takeover/);
+  assert.equal((await keyOf(etcd))?.lease, held.lease, 'the second one\'s exit deleted nothing');
+  a.child.kill('SIGTERM');
+  assert.equal(await a.exited, 0, a.stderr());
+  assert.equal(await keyOf(etcd), undefined);
+});
+
+test('register --takeover: the second takes the key, the first reports it and exits 1; neither exit deletes the other\'s key', async (t) => {
+  const etcd = await useTestEtcd(t);
+  const a = spawnCli(t, args(etcd, ['--host', '127.0.0.1']));
+  const before = await eventually('first registered', () => keyOf(etcd), 10_000);
+  const b = spawnCli(t, args(etcd, ['--host', '127.0.0.1', '--takeover', '--label', 'owner=b']));
+  const taken = await eventually('key under the second one\'s lease', async () => {
+    const k = await keyOf(etcd);
+    return k !== undefined && k.lease !== before.lease ? k : undefined;
+  }, 10_000);
+  const takenAt = Date.now();
+  assert.equal(await a.exited, 1, a.stderr());
+  t.diagnostic(`first registrant exited ${Date.now() - takenAt} ms after the takeover`);
+  assert.ok(logLines(a).some((l) => l.level === 'error' && l.msg.includes('took this node over')), a.stderr());
+  assert.ok(logLines(b).some((l) => l.msg.includes('taken over')), b.stderr());
+  assert.equal(taken.doc.labels?.['owner'], 'b');
+  assert.equal((await keyOf(etcd))?.lease, taken.lease, 'the first one\'s exit left the taker\'s key');
+  b.child.kill('SIGTERM');
+  assert.equal(await b.exited, 0, b.stderr());
+  assert.equal(await keyOf(etcd), undefined, 'the taker removes its own key');
 });
