@@ -28,12 +28,16 @@ renewed every TTL/3; if etcd loses the lease (outage longer than the TTL,
 revocation) it is put again under a new lease as soon as etcd answers.
 With --check-url the node is registered only while that URL answers 2xx, at
 the URL's host: the address registered is the address checked.
+A key deleted or overwritten by another writer, or its group document
+deleted, is put back at once. If another registrant holds the same node
+(group, id, exporter type), register exits 1 unless --takeover; a registrant
+whose node is taken over exits 1 too. Neither deletes the other's key.
 If etcd refuses the user or its permission, register exits 1 (see docs/security.md).
 --etcd-endpoints defaults to http://127.0.0.1:2379 (where serve runs its embedded etcd).
 
 Example (node_exporter sidecar):
   etcd-http-sd register --etcd-endpoints http://etcd:2379 --group web \\
-    --exporter-type node_exporter --port 9100 --check-url http://127.0.0.1:9100/metrics`;
+    --exporter-type node_exporter --port 9100 --check-url http://10.0.0.5:9100/metrics`;
 
 /** Flags of `register` besides the etcd connection. */
 export const REGISTER_SETTINGS: readonly SettingRow[] = deepFreeze([

@@ -141,3 +141,26 @@ test('register --takeover: the second takes the key, the first reports it and ex
   assert.equal(await b.exited, 0, b.stderr());
   assert.equal(await keyOf(etcd), undefined, 'the taker removes its own key');
 });
+
+test('register: a prefix delete of the group, siblings with the same name prefix included, is repaired in every group', async (t) => {
+  const etcd = await useTestEtcd(t);
+  const metricsPort = await freePort();
+  const canaryKey = '/services/web-canary/nodes/n1_node_exporter';
+  const web = spawnCli(t, args(etcd, ['--host', '127.0.0.1', '--metrics-listen', `127.0.0.1:${metricsPort}`]));
+  const canary = spawnCli(t, [...args(etcd, ['--host', '127.0.0.1']).map((a) => (a === 'web' ? 'web-canary' : a))]);
+  const present = async (key: string): Promise<true | undefined> => ((await etcd.client().get(key).string()) === null ? undefined : true);
+  const all = async (): Promise<true | undefined> => {
+    for (const k of [KEY, canaryKey, '/services/web', '/services/web-canary']) if ((await present(k)) === undefined) return undefined;
+    return true;
+  };
+  await eventually('both registered, with their group documents', all, 10_000);
+  // What the Go library's DeleteServiceGroup("web") does: one prefix delete, /services/web-canary… included.
+  const deletedAt = Date.now();
+  const deleted = await etcd.client().delete().prefix('/services/web').exec();
+  assert.equal(Number(deleted.deleted), 4);
+  await eventually('every key and group document back', all, 5000, 5);
+  t.diagnostic(`prefix delete of 4 keys in 2 groups: all back ${Date.now() - deletedAt} ms later`);
+  await scrapeUntil(`http://127.0.0.1:${metricsPort}/metrics`, 'etcd_http_sd_register_repairs_total{cause="group_deleted"}', 1);
+  for (const p of [web, canary]) p.child.kill('SIGTERM');
+  assert.deepEqual(await Promise.all([web.exited, canary.exited]), [0, 0]);
+});
