@@ -9,16 +9,16 @@ import { flagsOf, type Env, type ReadFile, type Resolved, type SettingRow, type 
 import { formatHelp, isHelpRequested, parseDuration, UsageError, type FlagSpec } from '../config/flags.js';
 import { ETCD_CONNECTION_FLAGS, loadEtcdConnection, type EtcdConnectionConfig } from '../config/serve.js';
 import { ConfigError, InvalidArgumentError, describe, errorMessage } from '../errors.js';
-import { createLogger, LOG_LEVELS, type Logger, type LogLevel } from '../log.js';
 import { formatHost, listen, listenProblem, type HttpServer } from '../http/server.js';
 import { statusHandler } from '../http/status.js';
+import { createLogger, LOG_LEVELS, type Logger, type LogLevel } from '../log.js';
 import { createRegisterMetrics } from '../metrics/register.js';
 import { RegistryClient } from '../register/client.js';
-import type { RegisteredNode } from '../register/registration.js';
 import { CollisionError, isPermanentRefusal } from '../register/errors.js';
 import type { CollisionEvent } from '../register/events.js';
 import { validateHealthCheck, type HealthCheckOptions, type ValidHealthCheck } from '../register/health.js';
 import { joinHostPort, validateNode, type NodeSpec, type ValidNode } from '../register/node.js';
+import type { RegisteredNode } from '../register/registration.js';
 import { checkLabels } from '../registry/index.js';
 import { EXIT_FAILURE, EXIT_OK, type CliContext } from './io.js';
 
