@@ -8,11 +8,12 @@
  * is gone (expired: the key went with it, we may write) or shows a renewal.
  * etcd reports whole seconds, rounded down, so a lease nobody renews shows,
  * `t` seconds after a first look that said `first`, less than `first + 1 - t`;
- * showing more means someone renewed it. That is known after about a second
- * whatever the TTL, and a lease that is not renewed expires within the TTL
- * it showed, so this never waits more than one TTL. It never mistakes a
- * live registrant for a dead one, which a guess from a short look at a
- * lease renewed every TTL/2 could.
+ * showing more means someone renewed it. A live holder is so told at its
+ * first renewal after we start looking, about a second later at most
+ * (within TTL/3 for ours); a lease that is not renewed expires within the
+ * TTL it showed, so this never waits more than one TTL. It never mistakes a
+ * live registrant for a dead one, which a guess from a look shorter than
+ * the holder's renewal period could.
  */
 import type { Etcd3 } from 'etcd3';
 import { etcdFailure } from './errors.js';
