@@ -203,8 +203,8 @@ export class NodeStore {
       if (rec === undefined || !isWritten(rec) || !this.hooks.mayRepair()) return { kind: 'fine' };
       if (rec.written !== undefined && seen.modRevision <= rec.written.revision) return { kind: 'fine' };
       if (seen.type === 'put' && isOwnWrite(rec, seen)) return { kind: 'fine' };
-      const lease = this.hooks.leaseId();
-      if (seen.type === 'put' && seen.lease !== '0' && seen.lease !== lease) {
+      const ours = [this.hooks.leaseId(), rec.written?.lease, '0'];
+      if (seen.type === 'put' && !ours.includes(seen.lease)) {
         this.yieldTo(rec, seen.lease);
         return { kind: 'yielded', holder: seen.lease };
       }
