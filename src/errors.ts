@@ -14,6 +14,7 @@ export type ErrorCode =
   | 'NOT_FOUND'
   | 'TIMEOUT'
   | 'LEASE_EXPIRED'
+  | 'COLLISION'
   | 'CLOSED';
 
 /** Base class of every error this package throws on purpose. */

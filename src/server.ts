@@ -10,9 +10,9 @@ import type { ServeConfig } from './config/serve.js';
 import { createEtcdClient } from './etcd/client.js';
 import { EventHub } from './events/hub.js';
 import { PreflightError, startEmbeddedEtcd, type EmbeddedEtcd } from './etcd/embedded.js';
-import { ConfigError, errorMessage } from './errors.js';
+import { ConfigError } from './errors.js';
 import { createHttpHandler } from './http/app.js';
-import { listen, type HttpServer } from './http/server.js';
+import { formatHost, listen, listenProblem, type HttpServer } from './http/server.js';
 import type { Logger } from './log.js';
 import { createServerMetrics, registerStateGauges } from './metrics/metrics.js';
 import { EtcdSource } from './mirror/etcd-source.js';
@@ -62,7 +62,7 @@ export async function startServer(config: ServeConfig, logger: Logger, overrides
     const http = await listen(handler, config.listen.host, config.listen.port, config.tls, {
       writeTimeoutMs: config.httpWriteTimeoutMs, maxConnections: config.maxConnections,
     }).catch((err: unknown) => {
-      throw listenProblem(err, config.listen);
+      throw listenProblem(err, config.listen, '--listen');
     });
     if (overrides.signal?.aborted === true) {
       await http.close(0);
@@ -121,15 +121,6 @@ function preflightProblem(err: PreflightError): ConfigError {
   return new ConfigError(setting, `${err.message}; ${fix}`, { cause: err });
 }
 
-function listenProblem(err: unknown, at: { host: string; port: number }): Error {
-  const code = (err as NodeJS.ErrnoException).code;
-  const where = `${formatHost(at.host)}:${at.port}`;
-  if (code === 'EADDRINUSE') return new ConfigError('--listen', `${where} is already in use; choose another port (e.g. --listen 127.0.0.1:9912) or stop what holds it`, { cause: err });
-  if (code === 'EACCES') return new ConfigError('--listen', `${where}: permission denied (ports below 1024 need privileges); choose a port from 1024`, { cause: err });
-  if (code === 'EADDRNOTAVAIL') return new ConfigError('--listen', `${where}: no such address on this machine; use 127.0.0.1, 0.0.0.0, [::] or one of its addresses`, { cause: err });
-  return new ConfigError('--listen', `cannot listen on ${where}: ${errorMessage(err)}`, { cause: err });
-}
-
 async function shutdown(
   locals: { shuttingDown: boolean },
   http: HttpServer,
@@ -158,8 +149,4 @@ function describeAccess(config: ServeConfig): string[] {
     ...(a.basic === undefined ? [] : ['basic']),
     ...(a.protectMetrics ? ['metrics protected'] : []),
   ];
-}
-
-function formatHost(address: string): string {
-  return address.includes(':') ? `[${address}]` : address;
 }

@@ -6,7 +6,6 @@
  * readiness on --listen, when set.
  */
 import { stat } from 'node:fs/promises';
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Registry } from 'prom-client';
 import { checkListen, row, text } from '../config/checks.js';
 import { flagsOf } from '../config/file.js';
@@ -19,6 +18,7 @@ import { createEtcdClient } from '../etcd/client.js';
 import { FileSdWriter, formatOf, type FileTarget } from '../file-sd/index.js';
 import type { TargetFilter } from '../http/rendered.js';
 import { listen } from '../http/server.js';
+import { statusHandler } from '../http/status.js';
 import { createLogger, LOG_LEVELS, type LogLevel } from '../log.js';
 import { createServerMetrics, registerStateGauges } from '../metrics/metrics.js';
 import { EtcdSource } from '../mirror/etcd-source.js';
@@ -112,23 +112,4 @@ export async function fileSdCommand(ctx: CliContext): Promise<number> {
   await mirror.close();
   client.close();
   return EXIT_OK;
-}
-
-/** /metrics, /healthz and /readyz of the file-sd process. */
-function statusHandler(registry: Registry, ready: () => boolean) {
-  return (req: IncomingMessage, res: ServerResponse): void => {
-    const path = (req.url ?? '').split('?')[0];
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.writeHead(405).end();
-    } else if (path === '/metrics') {
-      registry.metrics().then((body) => res.writeHead(200, { 'content-type': registry.contentType }).end(body), () => res.writeHead(500).end());
-    } else if (path === '/healthz') {
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
-    } else if (path === '/readyz') {
-      const ok = ready();
-      res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify({ ready: ok }));
-    } else {
-      res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"not found"}');
-    }
-  };
 }

@@ -2,7 +2,8 @@
  * Builds etcd3 clients from our connection options. The only place that
  * knows etcd3's option shape; everything else passes `EtcdConnection`.
  */
-import { circuitBreaker, ConsecutiveBreaker, handleWhen, retry } from 'cockatiel';
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { circuitBreaker, ConsecutiveBreaker, handleWhen, retry, type IDefaultPolicyContext, type IPolicy } from 'cockatiel';
 import { Etcd3, GRPCDeadlineExceededError, isRecoverableError, type IOptions } from 'etcd3';
 
 /** How to reach etcd; shared by the server, the register library and the CLI. */
@@ -49,6 +50,35 @@ export function retryWithinBudget(err: Error): boolean {
 }
 
 /**
+ * etcd3 1.1.2 retries a call refused for an expired auth token by calling
+ * itself from inside the host policy's `execute`. When the refused call was
+ * the circuit breaker's half-open trial, the retry waits for the trial to end
+ * and the trial waits for the retry: the call hangs for good, without a
+ * deadline (seen after an etcd restart with auth on, when the breaker had
+ * opened during the outage; microsoft/etcd3 issue 177). A call made from
+ * inside this policy's own execution therefore runs straight through it: it
+ * is part of the call the breaker is already judging.
+ */
+export function reentrySafe(policy: IPolicy): IPolicy {
+  const inside = new AsyncLocalStorage<true>();
+  return {
+    // eslint-disable-next-line @typescript-eslint/no-deprecated -- part of the interface, never read
+    _altReturn: policy._altReturn,
+    onSuccess: policy.onSuccess,
+    onFailure: policy.onFailure,
+    execute<T>(fn: (context: IDefaultPolicyContext) => PromiseLike<T> | T, signal?: AbortSignal): Promise<T> {
+      if (inside.getStore() === true) return Promise.resolve().then(() => fn({ signal: signal ?? new AbortController().signal }));
+      return inside.run(true, () => policy.execute(fn, signal));
+    },
+  };
+}
+
+/** etcd3's per-endpoint breaker, with a shorter open period (see BREAKER_HALF_OPEN_MS), safe for etcd3's nested calls. */
+export function hostPolicy(): IPolicy {
+  return reentrySafe(circuitBreaker(handleWhen(isRecoverableError), { halfOpenAfter: BREAKER_HALF_OPEN_MS, breaker: new ConsecutiveBreaker(3) }));
+}
+
+/**
  * Largest gRPC message we accept from etcd: etcd's own send limit
  * (`math.MaxInt32`), so nothing etcd can send is refused. grpc-js's default
  * of 4 MiB wedged the mirror: one revision deleting 100,000 nodes is a
@@ -81,10 +111,9 @@ export function createEtcdClient(conn: EtcdConnection): Etcd3 {
       'grpc.keepalive_timeout_ms': KEEPALIVE_TIMEOUT_MS,
     },
     defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + timeout }),
-    // etcd3's per-endpoint breaker, with a shorter open period (see BREAKER_HALF_OPEN_MS).
     faultHandling: {
       global: retry(handleWhen(retryWithinBudget), { maxAttempts: 3 }),
-      host: () => circuitBreaker(handleWhen(isRecoverableError), { halfOpenAfter: BREAKER_HALF_OPEN_MS, breaker: new ConsecutiveBreaker(3) }),
+      host: hostPolicy,
     },
   };
   if (conn.username !== undefined) {

@@ -22,9 +22,14 @@ export type MirrorReader = Pick<Mirror, 'content' | 'status' | 'invalidCounts' |
  * mirror are added by `registerStateGauges` once it exists.
  */
 export function createServerMetrics(registry: Registry): { readonly mirror: MirrorMetrics; readonly http: HttpMetrics } {
+  collectProcessMetrics(registry);
+  return { mirror: mirrorCounters(registry), http: httpMetrics(registry) };
+}
+
+/** prom-client's default `process_*` and `nodejs_*` metrics on `registry`, lint clean. */
+export function collectProcessMetrics(registry: Registry): void {
   collectDefaultMetrics({ register: registry });
   lintCleanDefaults(registry);
-  return { mirror: mirrorCounters(registry), http: httpMetrics(registry) };
 }
 
 /**

@@ -227,7 +227,7 @@ const CANCEL_TIMEOUT_MS = 2000;
 
 // A cancel waits for the server's acknowledgement; a broken stream may never
 // send it, and a hung cancel must not hold the mirror.
-async function cancelWatcher(watcher: Watcher): Promise<void> {
+export async function cancelWatcher(watcher: Watcher): Promise<void> {
   watcher.removeAllListeners('data');
   watcher.on('error', () => undefined);
   let timer: NodeJS.Timeout | undefined;

@@ -27,6 +27,27 @@ export class ConflictError extends EtcdHttpSdError {
   }
 }
 
+/**
+ * A node key is held by another registrant's live lease (`code`
+ * `COLLISION`): two registrants share group, id and exporter type. Nothing
+ * was written; the holder keeps its key.
+ */
+export class CollisionError extends EtcdHttpSdError {
+  /** The node key. */
+  readonly key: string;
+  /** The lease holding it (decimal). */
+  readonly holderLeaseId: string;
+
+  constructor(key: string, holderLeaseId: string) {
+    super(
+      'COLLISION',
+      `node key ${key} is held by another registrant (lease ${holderLeaseId}); give this registrant its own --id, or take the key over with --takeover`,
+    );
+    this.key = key;
+    this.holderLeaseId = holderLeaseId;
+  }
+}
+
 /** The registry client (or a node handle) was used after `close()` (`code` `CLOSED`). */
 export class RegistryClosedError extends EtcdHttpSdError {
   constructor(what: string) {
@@ -39,8 +60,8 @@ export class RegistryClosedError extends EtcdHttpSdError {
  * with TTL 0. etcd itself answered, so this is not `ETCD_UNAVAILABLE`.
  */
 export class LeaseExpiredError extends EtcdHttpSdError {
-  constructor(leaseId: string) {
-    super('LEASE_EXPIRED', `lease ${leaseId} no longer exists in etcd (revoked or expired)`);
+  constructor(leaseId: string, options?: { cause?: unknown }) {
+    super('LEASE_EXPIRED', `lease ${leaseId} no longer exists in etcd (revoked or expired)`, options);
   }
 }
 

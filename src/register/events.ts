@@ -48,3 +48,34 @@ export interface RestoredEvent {
   /** Milliseconds from `lost` to this event. */
   readonly downMs: number;
 }
+
+/**
+ * Another writer deleted or overwrote one of our keys (or the group
+ * document) and we put it back. `ms`: from seeing the change to the
+ * restoring write committing.
+ */
+export interface RepairedEvent {
+  readonly node: NodeRef;
+  /**
+   * `deleted`: the node key was deleted; `overwritten`: put by a writer
+   * without a live lease of its own (no lease, or ours); `group-deleted`:
+   * the group document was deleted and re-created (one event per node of
+   * ours in the group).
+   */
+  readonly cause: 'deleted' | 'overwritten' | 'group-deleted';
+  readonly ms: number;
+}
+
+/**
+ * A node key is (or was) held by another registrant's lease.
+ * `refused`: `register()` wrote nothing and rejected with `CollisionError`;
+ * `taken-over`: we took the key (takeover asked, or the holder's lease was
+ * not being renewed); `yielded`: another registrant took our key, and we
+ * stop writing it (the handle's state becomes `yielded`).
+ */
+export interface CollisionEvent {
+  readonly node: NodeRef;
+  /** The other registrant's lease (decimal). */
+  readonly holderLeaseId: string;
+  readonly action: 'refused' | 'taken-over' | 'yielded';
+}

@@ -87,9 +87,14 @@ function stringLabels(raw: Readonly<Record<string, unknown>>): Record<string, st
 
 /** Parses a stored group; an unreadable document is a `ConflictError` (we never overwrite it blindly). */
 function toGroup(name: string, kv: IKeyValue): Group {
-  const parsed = parseGroupDocument(kv.value.toString('utf8'));
+  return decodeGroup(name, kv.key.toString(), kv.value.toString('utf8'), Number(kv.mod_revision));
+}
+
+/** Parses the group document `value` stored at `key`; throws `ConflictError` when it does not decode. */
+export function decodeGroup(name: string, key: string, value: string, modRevision: number): Group {
+  const parsed = parseGroupDocument(value);
   if (!parsed.ok) {
-    throw new ConflictError(`${kv.key.toString()} is not a valid group document (${parsed.detail}): fix or delete it`);
+    throw new ConflictError(`${key} is not a valid group document (${parsed.detail}): fix or delete it`);
   }
   const d = parsed.value;
   return {
@@ -98,7 +103,7 @@ function toGroup(name: string, kv: IKeyValue): Group {
     password: d.password ?? '',
     commonLabels: stringLabels(d.commonLabels),
     created: d.created ?? '',
-    modRevision: Number(kv.mod_revision),
+    modRevision,
   };
 }
 
@@ -112,17 +117,31 @@ const EMPTY_SPEC: GroupSpec = { username: '', password: '', commonLabels: {} };
  * Creates the group document unless it exists, in one transaction on the
  * key's create revision (as the Go library's `CreateOrJoinServiceGroup`).
  */
-export async function createOrJoinGroup(client: Etcd3, prefix: string, name: string): Promise<{ group: Group; created: boolean }> {
+export function createOrJoinGroup(client: Etcd3, prefix: string, name: string): Promise<{ group: Group; created: boolean }> {
+  return createGroupIfAbsent(client, prefix, name, EMPTY_SPEC, goNow());
+}
+
+/**
+ * Creates the group document with `spec` and `created` unless one exists
+ * (then it is read back, never overwritten): joining a group, and putting
+ * back a group document deleted under a registrant with its last known spec.
+ */
+export async function createGroupIfAbsent(
+  client: Etcd3,
+  prefix: string,
+  name: string,
+  spec: GroupSpec,
+  created: string,
+): Promise<{ group: Group; created: boolean }> {
   checkGroupName(name);
   const key = Buffer.from(groupKey(prefix, name));
-  const created = goNow();
   try {
     const res = await client.kv.txn({
       compare: [{ key, target: 'Create', result: 'Equal', create_revision: 0 }],
-      success: [{ request_put: { key, value: Buffer.from(render(name, EMPTY_SPEC, created)) } }],
+      success: [{ request_put: { key, value: Buffer.from(render(name, spec, created)) } }],
       failure: [{ request_range: { key } }],
     });
-    if (res.succeeded) return { group: { name, ...EMPTY_SPEC, created, modRevision: Number(res.header.revision) }, created: true };
+    if (res.succeeded) return { group: { name, ...spec, created, modRevision: Number(res.header.revision) }, created: true };
     const kv = res.responses[0]?.response_range.kvs[0];
     if (kv === undefined) throw new ConflictError(`group ${name} vanished while joining it: retry`);
     return { group: toGroup(name, kv), created: false };

@@ -38,5 +38,5 @@ export {
   type ProbeResult,
 } from './health.js';
 export type { LeaseState } from './keepalive.js';
-export { GroupNotFoundError, ConflictError, RegistryClosedError, LeaseExpiredError } from './errors.js';
-export type { NodeRef, RegisteredEvent, WithdrawnEvent, LostEvent, RestoredEvent } from './events.js';
+export { GroupNotFoundError, ConflictError, RegistryClosedError, LeaseExpiredError, CollisionError } from './errors.js';
+export type { NodeRef, RegisteredEvent, WithdrawnEvent, LostEvent, RestoredEvent, RepairedEvent, CollisionEvent } from './events.js';

@@ -17,6 +17,12 @@ export interface RegistryClientOptions extends Partial<EtcdConnection> {
   readonly checkIntervalMs?: number;
   /** Receives state changes. Default: none. */
   readonly logger?: Logger;
+  /**
+   * Take a node key over when another registrant's live lease holds it
+   * (default false: `register()` rejects with `CollisionError`). Per call,
+   * `RegisterOptions.takeover` wins.
+   */
+  readonly takeover?: boolean;
   /** Use this etcd3 client instead of creating one from `endpoints`; it is never closed by us. */
   readonly client?: Etcd3;
 }
@@ -80,12 +86,18 @@ export class EtcdHandle {
     return this.client;
   }
 
-  /** Replaces a client we own with a fresh one (new channels, closed breakers) and closes the old one. */
-  refresh(): void {
-    if (this.factory === undefined || this.closed) return;
+  /**
+   * Replaces a client we own with a fresh one (new channels, closed
+   * breakers) and closes the old one once `released` settles (its watchers
+   * cancelled: etcd3 re-dials a closed client's watch stream forever).
+   * Returns whether the client was replaced.
+   */
+  refresh(released: (old: Etcd3) => Promise<unknown> = () => Promise.resolve()): boolean {
+    if (this.factory === undefined || this.closed) return false;
     const old = this.client;
     this.client = this.factory();
-    old.close();
+    void released(old).catch(() => undefined).finally(() => old.close());
+    return true;
   }
 
   /** Closes the client if we created it. Idempotent. */

@@ -15,12 +15,17 @@ export interface NodeUpdate {
 export interface NodeOwner {
   nodeSpec(key: string): ValidNode | undefined;
   nodeHealth(key: string): NodeHealth | undefined;
+  nodeYielded(key: string): boolean;
   updateNode(key: string, change: NodeUpdate): Promise<void>;
   deregister(key: string): Promise<void>;
 }
 
-/** `registered` (key written), `withdrawn` (held back by the health gate), `closed`. */
-export type RegistrationState = 'registered' | 'withdrawn' | 'closed';
+/**
+ * `registered` (key written), `withdrawn` (held back by the health gate),
+ * `yielded` (another registrant took the key over: we no longer write it;
+ * `close()` leaves its key alone), `closed`.
+ */
+export type RegistrationState = 'registered' | 'withdrawn' | 'yielded' | 'closed';
 
 /** One registered node. Dropping the handle does not deregister: call `close()`. */
 export class RegisteredNode {
@@ -49,7 +54,9 @@ export class RegisteredNode {
   /** Whether the key is meant to exist in etcd now. */
   get state(): RegistrationState {
     const health = this.owner.nodeHealth(this.ref.key);
-    return health === undefined ? 'closed' : health === 'removed' ? 'withdrawn' : 'registered';
+    if (health === undefined) return 'closed';
+    if (this.owner.nodeYielded(this.ref.key)) return 'yielded';
+    return health === 'removed' ? 'withdrawn' : 'registered';
   }
 
   /**

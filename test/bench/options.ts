@@ -4,6 +4,8 @@
  * flags still win over it.
  */
 
+import { EXTRA_NAMES, type ExtraName } from './extras.js';
+
 /** Everything the harness can be told. Durations in milliseconds. */
 export interface BenchOptions {
   /** Registered nodes per size. Default 1000,10000,100000. */
@@ -34,6 +36,8 @@ export interface BenchOptions {
   readonly heartbeatPeriodMs: number;
   /** Where the JSON goes. Default `bench-results/latest.json`. */
   readonly out: string;
+  /** Focused benchmarks run after the sizes (see extras.ts). Default all; `--extras none` for none. */
+  readonly extras: readonly ExtraName[];
   /** When set, the server runs with `--cpu-prof` and writes its profiles here. */
   readonly profileDir?: string;
   readonly quick: boolean;
@@ -62,6 +66,8 @@ export const USAGE = `Usage: npm run bench -- [flags]
   --heartbeat-period D   each node's heartbeat period (default 15s)
   --out FILE             JSON results (default bench-results/latest.json)
   --profile DIR          run the server with --cpu-prof, profiles into DIR
+  --extras LIST          focused benchmarks after the sizes: shard,shard-http,heartbeat,discovery
+                         or none (default all of them)
   --quick                short phases, for a smoke run (explicit flags win)
 `;
 
@@ -81,6 +87,14 @@ function parseCount(text: string, flag: string, min = 1): number {
   return n;
 }
 
+function parseExtras(text: string, flag: string): readonly ExtraName[] {
+  if (text === 'none') return [];
+  const names = text.split(',').map((s) => s.trim());
+  const unknown = names.filter((n) => !(EXTRA_NAMES as readonly string[]).includes(n));
+  if (unknown.length > 0) throw new BenchUsageError(`${flag}: unknown benchmark ${JSON.stringify(unknown[0])}; expected none or a list of ${EXTRA_NAMES.join(', ')}`);
+  return names as ExtraName[];
+}
+
 type Parser = (value: string, flag: string) => unknown;
 const FLAGS: Readonly<Record<string, readonly [string, Parser]>> = {
   '--sizes': ['sizes', (v, f) => v.split(',').map((s) => parseCount(s, f, 1))],
@@ -98,6 +112,7 @@ const FLAGS: Readonly<Record<string, readonly [string, Parser]>> = {
   '--heartbeat-period': ['heartbeatPeriodMs', parseDuration],
   '--out': ['out', (v) => v],
   '--profile': ['profileDir', (v) => v],
+  '--extras': ['extras', parseExtras],
 };
 
 /** Parses the harness's argv (without node and script). Returns undefined for `--help`. */
@@ -133,6 +148,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | undefine
     heartbeatNodes: 10_000,
     heartbeatPeriodMs: 15_000,
     out: 'bench-results/latest.json',
+    extras: EXTRA_NAMES,
   };
   return { ...defaults, ...given, quick };
 }

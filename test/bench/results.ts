@@ -4,6 +4,7 @@
  * issue's goals, each met, missed or not measured in this run.
  */
 import type { ChurnFigures, IdleFigures, UpdateCostFigures } from './churn.js';
+import type { ExtraResult } from './extras.js';
 import type { LoadFigures } from './load.js';
 import type { PropagationFigures } from './propagation.js';
 import type { ViewFigures } from './throughput.js';
@@ -43,6 +44,8 @@ export interface BenchResults {
   readonly settings: Readonly<Record<string, unknown>>;
   readonly sizes: readonly SizeResult[];
   readonly growth: readonly Growth[];
+  /** The focused benchmarks' sections, in the order run. */
+  readonly extras?: readonly ExtraResult[];
   readonly goals: readonly Goal[];
 }
 

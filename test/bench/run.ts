@@ -19,6 +19,7 @@ import { BenchUsageError, parseBenchArgs, USAGE, type BenchOptions } from './opt
 import { peakRssBytes, rssBytes } from './procstat.js';
 import { measurePropagation } from './propagation.js';
 import { loadedAsTestFile } from './entry.js';
+import { renderExtras, runExtras, type ExtraResult } from './extras.js';
 import { startBenchEtcd, populate } from './registry-etcd.js';
 import { renderMarkdown } from './report.js';
 import { goalsOf, growthOf, type BenchResults, type SizeResult } from './results.js';
@@ -101,9 +102,12 @@ async function main(argv: readonly string[]): Promise<number> {
   const cleanup = new Cleanup();
   const unhook = cleanupOnSignals(cleanup);
   const sizes: SizeResult[] = [];
+  let extras: ExtraResult[];
   try {
     if (opts.profileDir !== undefined) mkdirSync(opts.profileDir, { recursive: true });
     for (const nodes of opts.sizes) sizes.push(await benchSize(cleanup, nodes, opts));
+    await cleanup.run(); // nothing of the sizes may run while the focused benchmarks measure
+    extras = await runExtras(opts.extras, opts.quick, log);
   } finally {
     await cleanup.run();
     unhook();
@@ -128,11 +132,12 @@ async function main(argv: readonly string[]): Promise<number> {
     sizes,
     growth: growthOf(sizes),
     goals: goalsOf(sizes),
+    extras,
   };
   const out = resolve(opts.out);
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
-  process.stdout.write(renderMarkdown(results));
+  process.stdout.write(`${renderMarkdown(results)}\n${renderExtras(extras)}`);
   log(`\nJSON written to ${out}`);
   return 0;
 }

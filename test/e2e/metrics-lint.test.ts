@@ -1,10 +1,12 @@
 // promtool's linter on the server's own /metrics, with a registry loaded and requests served,
-// and the documented labels of etcd_http_sd_targets are its real ones.
+// and on a registrant's; the documented labels of etcd_http_sd_targets are its real ones.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Registry } from 'prom-client';
+import { createRegisterMetrics } from '../../src/metrics/register.js';
 import { putConsoleFixtures } from '../helpers/console-fixtures.js';
 import { useTestEtcd } from '../helpers/etcd.js';
 import { repoRoot } from '../helpers/fixtures.js';
@@ -36,4 +38,18 @@ test('promtool check metrics finds nothing to say about /metrics', async (t) => 
   assert.match(metrics, /^etcd_http_sd_targets\{group="web",exporter_type="node_exporter"\} 2$/m);
   const readme = readFileSync(join(repoRoot(), 'README.md'), 'utf8');
   assert.match(readme, /`etcd_http_sd_targets\{group,exporter_type\}`/, 'the README names its real labels');
+});
+
+test('promtool check metrics finds nothing to say about register --metrics-listen', async () => {
+  const registry = new Registry();
+  const metrics = createRegisterMetrics(registry, { nodes: () => 1 });
+  metrics.repaired('group-deleted');
+  metrics.collision('taken-over');
+  const r = await checkMetrics(await registry.metrics());
+  assert.equal(r.code, 0, r.out);
+  assert.equal(r.out.trim(), '', 'no lint warnings');
+  const readme = readFileSync(join(repoRoot(), 'README.md'), 'utf8');
+  for (const name of ['repairs_total{cause}', 'collisions_total{action}', 'withdrawals_total{action}', 'lease_losses_total', 'lease_restores_total', 'nodes']) {
+    assert.ok(readme.includes(`\`etcd_http_sd_register_${name}\``), `the README names etcd_http_sd_register_${name}`);
+  }
 });

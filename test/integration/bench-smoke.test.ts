@@ -25,7 +25,7 @@ test('the benchmark runs at 1,000 nodes and reports every phase as Markdown and 
   const dir = await mkdtemp(join(tmpdir(), 'etcd-http-sd-bench-smoke-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
   const out = join(dir, 'latest.json');
-  const child = spawn(process.execPath, [RUN, '--sizes', '1000', '--runs', '1', '--duration', '1s', '--quick', '--out', out], {
+  const child = spawn(process.execPath, [RUN, '--sizes', '1000', '--runs', '1', '--duration', '1s', '--quick', '--extras', 'shard', '--out', out], {
     cwd: repoRoot(),
     // Without node --test's marker, or run.js would take itself for a test file and do nothing.
     env: withoutTestContext(process.env),
@@ -53,10 +53,14 @@ test('the benchmark runs at 1,000 nodes and reports every phase as Markdown and 
     assert.ok(stdout.includes(heading), `the report has "${heading}"`);
   }
   assert.match(stdout, /^\| 1,000 \| full \|/m, 'a throughput row for 1,000 nodes');
+  // A focused benchmark runs after the sizes, in its own process, and its rows join the report.
+  assert.ok(stdout.includes('### Shard views in process'), 'the shard benchmark has its section');
+  assert.match(stdout, /^\| 10000 nodes, groups of 100 \|/m, 'with its rows');
 
   const results = JSON.parse(await readFile(out, 'utf8')) as BenchResults;
   assert.ok(results.meta.cores >= 1);
   assert.equal(results.sizes.length, 1);
+  assert.deepEqual(results.extras?.map((e) => [e.name, e.ok]), [['shard', true]]);
   const size = results.sizes[0]!;
   assert.equal(size.nodes, 1000);
   assert.deepEqual(size.throughput.map((v) => v.view), ['full', 'gzip', 'group']);

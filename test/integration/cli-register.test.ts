@@ -74,6 +74,8 @@ test('register: bad flags exit 2 with a message naming the flag and the expected
     [[...base, '--host', 'h', '--address', 'h:1'], /--address: give host or address, not both/],
     [[...base, '--group', 'web/x'], /--group: must be 1 to 63 bytes, without/],
     [[...base, '--check-url', 'ftp://x'], /--check-url: must be an http:\/\/ or https:\/\/ URL/],
+    [[...base, '--host', '10.0.0.5', '--check-url', 'http://127.0.0.1:9100/metrics'], /--host: "10\.0\.0\.5" is not the host --check-url checks \("127\.0\.0\.1"\)/],
+    [[...base, '--metrics-listen', 'nine'], /--metrics-listen: expected host:port, :port or \[ipv6\]:port/],
     [['register', '--exporter-type', 'node_exporter', '--port', '9100'], /--group: is required, e.g. --group web/],
   ];
   for (const [argv, message] of cases) {

@@ -241,6 +241,7 @@ test('compose: etcd, two servers, Prometheus on prometheus.example.yml, node_exp
   const reg = register(sidecar.command?.slice(1) ?? [], { ...imageEnv, ...sidecar.environment });
   assert.equal(reg.node.exporterType, 'node_exporter');
   assert.equal(new URL(reg.healthCheck?.url ?? '').port, '9100');
+  assert.equal(new URL(reg.healthCheck?.url ?? '').hostname, reg.node.host, 'checked where it is scraped');
 
   // Prometheus runs the example config with its rule and password files where it looks for them.
   const prom = services['prometheus'];
@@ -324,7 +325,7 @@ test('kubernetes: 2-replica Deployment with probes and requests, Service, Config
   const reg = register(expand(sidecar).slice(1), { ...imageEnv }, containerFiles(docs, sidecarPod, sidecar));
   assert.equal(reg.node.host, 'pod-ip-1', 'scraped at the pod IP');
   assert.ok(sidecarPod.containers.some((x) => x !== sidecar && x.ports?.some((p) => p.containerPort === reg.node.port)), 'registers the port its exporter listens on');
-  assert.equal(new URL(reg.healthCheck?.url ?? '').hostname, '127.0.0.1');
+  assert.equal(new URL(reg.healthCheck?.url ?? '').hostname, 'pod-ip-1', 'checked where it is scraped');
   await kubectlKustomize(t, dir);
 });
 
@@ -362,13 +363,12 @@ function unitFile(path: string): Map<string, [string, string][]> {
   return sections;
 }
 const unitValues = (u: Map<string, [string, string][]>, section: string, key: string): string[] => (u.get(section) ?? []).filter(([k]) => k === key).map(([, v]) => v);
-/** ExecStart as systemd splits it: `${VAR}` one word, `$VAR` split on whitespace, specifiers replaced. */
+/** ExecStart as systemd splits it: `${VAR}` within one word, `$VAR` split on whitespace, specifiers replaced. */
 function execWords(line: string, env: Record<string, string>, specifiers: Record<string, string>): string[] {
   return line.replace(/%(\w)/g, (_, s: string) => specifiers[s] ?? `%${s}`).split(/\s+/).flatMap((w) => {
-    const braced = /^\$\{(\w+)\}$/.exec(w);
-    if (braced) return [env[braced[1] ?? ''] ?? ''];
     const bare = /^\$(\w+)$/.exec(w);
-    return bare ? (env[bare[1] ?? ''] ?? '').split(/\s+/).filter((x) => x !== '') : [w];
+    if (bare) return (env[bare[1] ?? ''] ?? '').split(/\s+/).filter((x) => x !== '');
+    return [w.replace(/\$\{(\w+)\}/g, (_, v: string) => env[v] ?? '')];
   });
 }
 const envLines = (lines: readonly string[]): Record<string, string> =>
@@ -394,6 +394,8 @@ test('systemd: the server unit runs serve with the shipped config, the template 
     assert.equal(words[1], 'register');
     const reg = register(words.slice(2), {});
     assert.equal(reg.node.id, 'host-1');
+    assert.equal(reg.node.host, 'host-1', 'scraped at the host\'s name');
+    assert.equal(new URL(reg.healthCheck?.url ?? '').host, `host-1:${reg.node.port}`, 'checked where it is scraped');
   }
   await systemdVerify(t, dir);
 });

@@ -102,13 +102,13 @@ test('update changes labels and status in place; close deletes the keys and revo
   await assert.rejects(node.update({ labels: { 'bad-name': 'x' } }), (err: unknown) => err instanceof InvalidArgumentError && err.field === 'labels.bad-name');
 
   await other.close();
-  assert.deepEqual((await keysUnder(etcd.client(), '/services')).map((k) => k.key), [node.key]);
+  assert.deepEqual((await keysUnder(etcd.client(), '/services')).map((k) => k.key), ['/services/web', node.key], 'the group document register() created, and the node left');
   const leaseId = client.leaseId;
   const started = Date.now();
   await client.close();
   const closeMs = Date.now() - started;
   t.diagnostic(`close() took ${closeMs} ms`);
-  assert.deepEqual(await keysUnder(etcd.client(), '/services'), [], 'keys gone when close() resolves');
+  assert.deepEqual((await keysUnder(etcd.client(), '/services')).map((k) => k.key), ['/services/web'], 'node keys gone when close() resolves; the group document stays');
   const ttl = await etcd.client().leaseClient.leaseTimeToLive({ ID: leaseId ?? '' });
   assert.equal(ttl.TTL, '-1', 'lease revoked');
   assert.equal(node.state, 'closed');

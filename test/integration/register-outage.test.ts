@@ -39,13 +39,13 @@ async function registerAll(t: CleanupContext, endpoint: string): Promise<{ clien
   return { client, events };
 }
 
-/** Every key under /services/ with its lease, read by a fresh client. */
+/** Every node key under /services/ with its lease, read by a fresh client (group documents, unleased, are left out). */
 async function snapshot(etcd: TestEtcd): Promise<{ key: string; lease: string }[]> {
   const c = createEtcdClient({ endpoints: [etcd.endpoint], callTimeoutMs: 1000 });
   try {
     const start = Buffer.from('/services/');
     const res = await c.kv.range({ key: start, range_end: prefixEnd(start) });
-    return res.kvs.map((kv) => ({ key: kv.key.toString(), lease: kv.lease }));
+    return res.kvs.map((kv) => ({ key: kv.key.toString(), lease: kv.lease })).filter((kv) => kv.key.includes('/nodes/'));
   } finally {
     c.close();
   }

@@ -97,12 +97,17 @@ test('no response body, header, metric or log line ever holds a group password, 
   await exercise();
 
   // An etcd restart: the server's auth token dies with it; reconnect lines are scanned too.
+  const restartAt = lines.length;
   await etcd.restart();
   await root.put(`${P}/afterrestart`).value(groupDoc('afterrestart', 'u', S.groupPassword2));
   await eventually('serving again after the etcd restart', async () => {
     const res = await httpGet(`${server.url}/v1/groups`, auth);
     return res.status === 200 && res.text.includes('"afterrestart"') ? true : undefined;
-  }, 60_000, 200);
+  }, 60_000, 200).catch((err: unknown) => {
+    // What the server said since the restart is what tells why it did not recover.
+    t.diagnostic(`server log since the restart:\n${lines.slice(restartAt).join('\n')}`);
+    throw err;
+  });
   await exercise();
 
   lines.forEach((line, i) => out.add(`log line ${i}`, line));

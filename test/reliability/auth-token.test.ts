@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Range, type Etcd3 } from 'etcd3';
-import { createEtcdClient } from '../../src/etcd/client.js';
+import { BREAKER_HALF_OPEN_MS, createEtcdClient } from '../../src/etcd/client.js';
 import { EtcdSource } from '../../src/mirror/etcd-source.js';
 import type { WatchHandle } from '../../src/mirror/source.js';
 import { formatGoTime, formatNodeDocument } from '../../src/registry/index.js';
@@ -142,4 +142,27 @@ test('a watch refused for an expired token does not wedge the next watch on the 
   assert.equal(await second.outcome, 'connected', 'the next watch attaches (etcd3 alone would hang here)');
   await root.put('/services/auth/nodes/x_node_exporter').value(node('x'));
   await eventually('an event on the new watch', () => (events > 0 ? true : undefined), 10_000);
+});
+
+// etcd3 1.1.2 retries a call refused for an expired token from inside the endpoint's circuit breaker. When the
+// breaker had opened during an outage and the refused call is its half-open trial, that retry used to wait for
+// the trial, which waited for the retry: the call never settled (seen as a put hanging after an etcd restart).
+test('after an outage, the first call through a half-open breaker with an expired token settles', { timeout: 60_000 }, async (t) => {
+  const etcd = await useTestEtcd(t, { extraArgs: ['--auth-token=simple', `--auth-token-ttl=${TOKEN_TTL_S}`] });
+  const root = await enableAuth(t, etcd.endpoint);
+  await root.put('/services/before').value('1'); // the client now holds a token
+  await etcd.kill();
+  // Three failed calls in a row open the breaker (fast failures: nothing listens on the port).
+  for (let i = 0; i < 3; i++) await assert.rejects(root.get('/services/before').string());
+  await etcd.restart();
+  // Silence past the token's TTL and the breaker's open period: the next call is the breaker's
+  // half-open trial, and etcd refuses its token.
+  await sleep(Math.max(TOKEN_TTL_S * 1000 + 1500, BREAKER_HALF_OPEN_MS + 100));
+  let timer: NodeJS.Timeout | undefined;
+  const bound = new Promise<'hung'>((resolve) => (timer = setTimeout(() => resolve('hung'), 20_000)));
+  const put = root.put('/services/after').value('2').then(() => 'written' as const, (err: unknown) => `failed: ${String(err)}`);
+  const outcome = await Promise.race([put, bound]);
+  clearTimeout(timer);
+  assert.equal(outcome, 'written');
+  assert.equal(await root.get('/services/after').string(), '2');
 });
