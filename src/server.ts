@@ -14,6 +14,7 @@ import { ConfigError, errorMessage } from './errors.js';
 import { createHttpHandler } from './http/app.js';
 import { listen, type HttpServer } from './http/server.js';
 import type { Logger } from './log.js';
+import { hostUrl, joinHostPort } from './net.js';
 import { createServerMetrics, registerStateGauges } from './metrics/metrics.js';
 import { EtcdSource } from './mirror/etcd-source.js';
 import { Mirror, type MirrorOptions } from './mirror/mirror.js';
@@ -73,7 +74,7 @@ export async function startServer(config: ServeConfig, logger: Logger, overrides
       ...config.cleanup, client, prefix: config.etcd.prefix, mirror, registry, logger: logger.child({ component: 'cleanup' }),
     });
     cleaner?.start();
-    const url = `${http.scheme}://${formatHost(http.address.address)}:${http.address.port}`;
+    const url = hostUrl(http.scheme, http.address.address, http.address.port);
     // Which protections are on, never their secrets.
     logger.info('listening', {
       url, etcd: endpoints, prefix: config.etcd.prefix, embedded: embedded !== undefined,
@@ -123,7 +124,7 @@ function preflightProblem(err: PreflightError): ConfigError {
 
 function listenProblem(err: unknown, at: { host: string; port: number }): Error {
   const code = (err as NodeJS.ErrnoException).code;
-  const where = `${formatHost(at.host)}:${at.port}`;
+  const where = joinHostPort(at.host, at.port);
   if (code === 'EADDRINUSE') return new ConfigError('--listen', `${where} is already in use; choose another port (e.g. --listen 127.0.0.1:9912) or stop what holds it`, { cause: err });
   if (code === 'EACCES') return new ConfigError('--listen', `${where}: permission denied (ports below 1024 need privileges); choose a port from 1024`, { cause: err });
   if (code === 'EADDRNOTAVAIL') return new ConfigError('--listen', `${where}: no such address on this machine; use 127.0.0.1, 0.0.0.0, [::] or one of its addresses`, { cause: err });
@@ -158,8 +159,4 @@ function describeAccess(config: ServeConfig): string[] {
     ...(a.basic === undefined ? [] : ['basic']),
     ...(a.protectMetrics ? ['metrics protected'] : []),
   ];
-}
-
-function formatHost(address: string): string {
-  return address.includes(':') ? `[${address}]` : address;
 }

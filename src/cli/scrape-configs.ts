@@ -16,6 +16,7 @@ import { ETCD_CONNECTION_SETTINGS, LISTEN_SETTING, loadEtcdConnection, type Etcd
 import { ConfigError, EtcdUnavailableError, describe, errorMessage } from '../errors.js';
 import { createEtcdClient } from '../etcd/client.js';
 import { EtcdSource } from '../mirror/etcd-source.js';
+import { hostUrl } from '../net.js';
 import { RegistryState, type Content } from '../registry/index.js';
 import { passwordFiles, renderScrapeConfigs } from '../scrape-config/index.js';
 import { applyFileAccess, directoryMode, fileAccessFrom, type FileAccess } from './file-owner.js';
@@ -112,7 +113,7 @@ function defaultExternalUrl(settings: Settings): string {
   if (port === 0) throw new ConfigError(listen.where, 'port 0 says nothing about where the server is: set --external-url');
   const scheme = settings.get('tls-cert-file') === undefined ? 'http' : 'https';
   const h = host === '0.0.0.0' || host === '' ? '127.0.0.1' : host === '::' ? '::1' : host;
-  return `${scheme}://${h.includes(':') ? `[${h}]` : h}:${port}`;
+  return hostUrl(scheme, h, port);
 }
 
 /** One consistent listing of the registry, as the server would serve it. */

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { waitForHealthy } from '../../src/etcd/embedded.js';
 import { ETCD_BIN, type CleanupContext } from './etcd.js';
-import { freePorts } from './ports.js';
+import { freePorts, loopbackUrl } from './ports.js';
 
 /** Server-side TLS of the client listener (PEM file paths). */
 export interface MemberTls {
@@ -118,18 +118,18 @@ export async function startTestCluster(opts: TestClusterOptions = {}): Promise<T
     name: `m${i}`,
     client: ports[i * 3]!, peer: ports[i * 3 + 1]!, metrics: ports[i * 3 + 2]!,
   }));
-  const initialCluster = specs.map((s) => `${s.name}=http://127.0.0.1:${s.peer}`).join(',');
+  const initialCluster = specs.map((s) => `${s.name}=${loopbackUrl(s.peer)}`).join(',');
   const token = `reliability-${process.pid}-${ports[0]}`;
   const timeout = opts.readyTimeoutMs ?? 30_000;
   let stopped: Promise<void> | undefined;
 
   const members = specs.map((s): TestMember & { launch(): Promise<void> } => {
-    const endpoint = `${scheme}://127.0.0.1:${s.client}`;
-    const metricsUrl = `http://127.0.0.1:${s.metrics}`;
+    const endpoint = loopbackUrl(s.client, scheme);
+    const metricsUrl = loopbackUrl(s.metrics);
     const args = [
       `--name=${s.name}`, `--data-dir=${join(root, s.name)}`,
       `--listen-client-urls=${endpoint}`, `--advertise-client-urls=${endpoint}`,
-      `--listen-peer-urls=http://127.0.0.1:${s.peer}`, `--initial-advertise-peer-urls=http://127.0.0.1:${s.peer}`,
+      `--listen-peer-urls=${loopbackUrl(s.peer)}`, `--initial-advertise-peer-urls=${loopbackUrl(s.peer)}`,
       `--listen-metrics-urls=${metricsUrl}`,
       `--initial-cluster=${initialCluster}`, `--initial-cluster-token=${token}`, '--initial-cluster-state=new',
       ...(opts.tls === undefined ? [] : [

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import type { Etcd3 } from 'etcd3';
 import { createEtcdClient } from '../../src/etcd/client.js';
 import { waitForHealthy } from '../../src/etcd/embedded.js';
-import { freePorts } from './ports.js';
+import { freePorts, loopbackUrl } from './ports.js';
 
 /** etcd binary used by tests; override with env `ETCD_BIN`. */
 export const ETCD_BIN = process.env['ETCD_BIN'] ?? '/usr/bin/etcd';
@@ -88,8 +88,8 @@ function spawnEtcd(args: readonly string[]): Proc {
 export async function startTestEtcd(opts: TestEtcdOptions = {}): Promise<TestEtcd> {
   const [clientPort, peerPort] = (await freePorts(2)) as [number, number];
   const dataDir = await mkdtemp(join(tmpdir(), 'etcd-http-sd-test-'));
-  const endpoint = `http://127.0.0.1:${clientPort}`;
-  const peerUrl = `http://127.0.0.1:${peerPort}`;
+  const endpoint = loopbackUrl(clientPort);
+  const peerUrl = loopbackUrl(peerPort);
   const args = [
     '--name=test',
     `--data-dir=${join(dataDir, 'member-data')}`,
