@@ -12,8 +12,9 @@ import { EventHub } from './events/hub.js';
 import { PreflightError, startEmbeddedEtcd, type EmbeddedEtcd } from './etcd/embedded.js';
 import { ConfigError } from './errors.js';
 import { createHttpHandler } from './http/app.js';
-import { formatHost, listen, listenProblem, type HttpServer } from './http/server.js';
+import { listen, listenProblem, type HttpServer } from './http/server.js';
 import type { Logger } from './log.js';
+import { hostUrl } from './net.js';
 import { createServerMetrics, registerStateGauges } from './metrics/metrics.js';
 import { EtcdSource } from './mirror/etcd-source.js';
 import { Mirror, type MirrorOptions } from './mirror/mirror.js';
@@ -43,53 +44,60 @@ export interface ServerOverrides {
 /** Starts everything `serve` runs. Resolves once the HTTP server listens (not once loaded: see /readyz). */
 export async function startServer(config: ServeConfig, logger: Logger, overrides: ServerOverrides = {}): Promise<RunningServer> {
   const embedded = config.etcd.endpoints.length === 0 ? await startEmbedded(config, logger, overrides.signal) : undefined;
+  // What has been started so far, stopped in reverse if a later step throws.
   let client: Etcd3 | undefined;
+  let mirror: Mirror | undefined;
+  let hub: EventHub | undefined;
+  let http: HttpServer | undefined;
+  let cleaner: EmptyGroupCleaner | undefined;
   try {
     const endpoints = embedded ? [embedded.endpoint] : config.etcd.endpoints;
     client = createEtcdClient({ ...config.etcd, endpoints });
     const registry = overrides.registry ?? new Registry();
     const source = new EtcdSource(client, config.etcd.prefix);
     const metrics = createServerMetrics(registry);
-    const mirror = new Mirror({ ...overrides.mirror, source, prefix: config.etcd.prefix, logger, metrics: metrics.mirror, limits: config.documentLimits, labelPolicy: config.labelPolicy });
+    mirror = new Mirror({ ...overrides.mirror, source, prefix: config.etcd.prefix, logger, metrics: metrics.mirror, limits: config.documentLimits, labelPolicy: config.labelPolicy });
     registerStateGauges(registry, mirror);
-    const hub = new EventHub(mirror);
+    hub = new EventHub(mirror);
     const { app, handler } = createHttpHandler({
       mirror, registry, httpMetrics: metrics.http, logger, cacheMaxBytes: config.cacheMaxBytes,
       ...(config.auth === undefined ? {} : { access: config.auth }),
       ...(config.scrapeConfigs === undefined ? {} : { scrapeConfigs: config.scrapeConfigs }),
       operator: { source: mirror, hub },
     });
-    const http = await listen(handler, config.listen.host, config.listen.port, config.tls, {
+    http = await listen(handler, config.listen.host, config.listen.port, config.tls, {
       writeTimeoutMs: config.httpWriteTimeoutMs, maxConnections: config.maxConnections,
     }).catch((err: unknown) => {
       throw listenProblem(err, config.listen, '--listen');
     });
-    if (overrides.signal?.aborted === true) {
-      await http.close(0);
-      overrides.signal.throwIfAborted();
-    }
+    overrides.signal?.throwIfAborted();
     mirror.start();
-    const cleaner = config.cleanup === undefined ? undefined : new EmptyGroupCleaner({
+    cleaner = config.cleanup === undefined ? undefined : new EmptyGroupCleaner({
       ...config.cleanup, client, prefix: config.etcd.prefix, mirror, registry, logger: logger.child({ component: 'cleanup' }),
     });
     cleaner?.start();
-    const url = `${http.scheme}://${formatHost(http.address.address)}:${http.address.port}`;
+    const url = hostUrl(http.scheme, http.address.address, http.address.port);
     // Which protections are on, never their secrets.
     logger.info('listening', {
       url, etcd: endpoints, prefix: config.etcd.prefix, embedded: embedded !== undefined,
       access: describeAccess(config), scrapeConfigsRoute: config.scrapeConfigs !== undefined,
     });
-    const c = client;
+    const [c, m, h, s, cl] = [client, mirror, hub, http, cleaner];
     return {
-      url, mirror, registry,
+      url, mirror: m, registry,
       ...(embedded ? { embeddedEndpoint: embedded.endpoint } : {}),
-      ...(cleaner ? { cleaner } : {}),
+      ...(cl ? { cleaner: cl } : {}),
       close: () => {
-        hub.close(); // ends the event streams, which would otherwise hold the HTTP close to its deadline
-        return shutdown(app.locals, http, mirror, c, embedded, logger, cleaner);
+        h.close(); // ends the event streams, which would otherwise hold the HTTP close to its deadline
+        return shutdown(app.locals, s, m, c, embedded, logger, cl);
       },
     };
   } catch (err) {
+    // Nothing started may outlive the failed start: no listener, timers, watch or etcd connection.
+    hub?.close();
+    await http?.close(0);
+    await cleaner?.close();
+    await mirror?.close();
     client?.close();
     await embedded?.close();
     throw err;

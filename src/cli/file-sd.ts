@@ -23,6 +23,7 @@ import { createLogger, LOG_LEVELS, type LogLevel } from '../log.js';
 import { createServerMetrics, registerStateGauges } from '../metrics/metrics.js';
 import { EtcdSource } from '../mirror/etcd-source.js';
 import { Mirror } from '../mirror/mirror.js';
+import { joinHostPort } from '../net.js';
 import { isValidGroupName } from '../registry/index.js';
 import { EXIT_OK, type CliContext } from './io.js';
 
@@ -104,7 +105,7 @@ export async function fileSdCommand(ctx: CliContext): Promise<number> {
   const http = address === undefined ? undefined : await listen(statusHandler(registry, () => writer.ready && mirror.status().ready), address.host, address.port);
   writer.start();
   mirror.start();
-  logger.info('file-sd started', { output: target.kind === 'file' ? target.path : target.dir, format: target.kind === 'file' ? formatOf(target.path) : target.format, prefix: etcd.prefix, ...(http ? { listen: `${http.address.address}:${http.address.port}` } : {}) });
+  logger.info('file-sd started', { output: target.kind === 'file' ? target.path : target.dir, format: target.kind === 'file' ? formatOf(target.path) : target.format, prefix: etcd.prefix, ...(http ? { listen: joinHostPort(http.address.address, http.address.port) } : {}) });
   const signal = await ctx.stopSignal;
   logger.info('signal received', { signal });
   await http?.close(3000);

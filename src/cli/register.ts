@@ -10,7 +10,7 @@ import { formatHelp, isHelpRequested, parseDuration, UsageError, type FlagSpec }
 import { refuseProtectedLabels } from '../config/labels.js';
 import { ETCD_CONNECTION_FLAGS, loadEtcdConnection, type EtcdConnectionConfig } from '../config/serve.js';
 import { ConfigError, InvalidArgumentError, describe, errorMessage } from '../errors.js';
-import { formatHost, listen, listenProblem, type HttpServer } from '../http/server.js';
+import { listen, listenProblem, type HttpServer } from '../http/server.js';
 import { statusHandler } from '../http/status.js';
 import { createLogger, LOG_LEVELS, type Logger, type LogLevel } from '../log.js';
 import { createRegisterMetrics } from '../metrics/register.js';
@@ -18,7 +18,8 @@ import { RegistryClient } from '../register/client.js';
 import { CollisionError, isPermanentRefusal } from '../register/errors.js';
 import type { CollisionEvent } from '../register/events.js';
 import { validateHealthCheck, type HealthCheckOptions, type ValidHealthCheck } from '../register/health.js';
-import { joinHostPort, validateNode, type NodeSpec, type ValidNode } from '../register/node.js';
+import { hostUrl, joinHostPort } from '../net.js';
+import { validateNode, type NodeSpec, type ValidNode } from '../register/node.js';
 import type { RegisteredNode } from '../register/registration.js';
 import { checkLabels, type LabelPolicy } from '../registry/index.js';
 import { EXIT_FAILURE, EXIT_OK, type CliContext } from './io.js';
@@ -309,7 +310,7 @@ async function serveMetrics(at: { host: string; port: number }, client: Registry
   const http = await listen(statusHandler(registry, () => nodes() > 0), at.host, at.port).catch((err: unknown) => {
     throw listenProblem(err, at, '--metrics-listen');
   });
-  logger.info('serving metrics', { url: `http://${formatHost(http.address.address)}:${http.address.port}/metrics` });
+  logger.info('serving metrics', { url: `${hostUrl('http', http.address.address, http.address.port)}/metrics` });
   return http;
 }
 

@@ -4,8 +4,7 @@
  * /v1/scrape-configs` serves, from the same rendering code. It
  * holds secrets: `--output` and password files are written with mode 0600.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { checkListen, row, text } from '../config/checks.js';
 import { flagsOf, type Settings } from '../config/file.js';
 import { formatHelp, isHelpRequested, UsageError } from '../config/flags.js';
@@ -15,7 +14,9 @@ import { SHARD_SETTINGS, shardSettingsFrom, shardSpecs } from '../config/shard.j
 import { ETCD_CONNECTION_SETTINGS, LISTEN_SETTING, loadEtcdConnection, type EtcdConnectionConfig } from '../config/serve.js';
 import { ConfigError, EtcdUnavailableError, describe, errorMessage } from '../errors.js';
 import { createEtcdClient } from '../etcd/client.js';
+import { writeFileAtomic } from '../file-sd/index.js';
 import { EtcdSource } from '../mirror/etcd-source.js';
+import { hostUrl } from '../net.js';
 import { RegistryState, type Content } from '../registry/index.js';
 import { passwordFiles, renderScrapeConfigs } from '../scrape-config/index.js';
 import { applyFileAccess, directoryMode, fileAccessFrom, type FileAccess } from './file-owner.js';
@@ -112,7 +113,7 @@ function defaultExternalUrl(settings: Settings): string {
   if (port === 0) throw new ConfigError(listen.where, 'port 0 says nothing about where the server is: set --external-url');
   const scheme = settings.get('tls-cert-file') === undefined ? 'http' : 'https';
   const h = host === '0.0.0.0' || host === '' ? '127.0.0.1' : host === '::' ? '::1' : host;
-  return `${scheme}://${h.includes(':') ? `[${h}]` : h}:${port}`;
+  return hostUrl(scheme, h, port);
 }
 
 /** One consistent listing of the registry, as the server would serve it. */
@@ -152,14 +153,6 @@ async function writePasswordFiles(content: Content, dir: string, access: FileAcc
  * permissions never holds the secret and readers never see half a file.
  */
 async function writeSecretFile(path: string, data: string, access: FileAccess): Promise<void> {
-  const tmp = `${path}.tmp-${randomBytes(6).toString('hex')}`;
-  try {
-    await writeFile(tmp, data, { mode: 0o600, flag: 'wx' });
-    // Owner and mode before the rename: the file at `path` never has other permissions.
-    await applyFileAccess(tmp, access);
-    await rename(tmp, path);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
+  // Owner and mode before the rename: the file at `path` never has other permissions.
+  await writeFileAtomic(path, data, 0o600, (tmp) => applyFileAccess(tmp, access));
 }

@@ -2,6 +2,7 @@
 import { isHelpRequested, formatHelp } from '../config/flags.js';
 import { loadServeConfig, SERVE_FLAGS } from '../config/serve.js';
 import { createLogger } from '../log.js';
+import { joinHostPort } from '../net.js';
 import { startServer } from '../server.js';
 import { EXIT_OK, type CliContext } from './io.js';
 
@@ -35,7 +36,7 @@ export async function serveCommand(ctx: CliContext): Promise<number> {
   }
   const config = loadServeConfig(ctx.argv, ctx.env, ctx.readFile);
   const logger = createLogger({ level: config.logLevel });
-  logger.info('starting', { version: VERSION, prefix: config.etcd.prefix, listen: `${config.listen.host}:${config.listen.port}`, ...(config.configFile ? { configFile: config.configFile } : {}) });
+  logger.info('starting', { version: VERSION, prefix: config.etcd.prefix, listen: joinHostPort(config.listen.host, config.listen.port), ...(config.configFile ? { configFile: config.configFile } : {}) });
   // The first signal during start-up aborts it: nothing may keep starting after a Ctrl-C.
   const abort = new AbortController();
   let early: NodeJS.Signals | undefined;

@@ -12,6 +12,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { EtcdHttpSdError, InvalidArgumentError, TimeoutError, errorMessage } from '../errors.js';
+import { hostUrl } from '../net.js';
 import { waitForHealthy } from './health.js';
 import {
   assertPortFree, binaryMissing, checkExecutable, findLeftover, LOOPBACK, prepareDataDir, removePidFile, stopLeftover, writePidFile,
@@ -110,7 +111,7 @@ export class EmbeddedEtcd extends EventEmitter {
     super();
     this.opts = opts;
     this.log = opts.logger ?? silent;
-    this.endpoint = `http://${LOOPBACK}:${opts.clientPort}`;
+    this.endpoint = hostUrl('http', LOOPBACK, opts.clientPort);
     this.dataDir = opts.dataDir;
   }
 
@@ -187,7 +188,7 @@ export class EmbeddedEtcd extends EventEmitter {
     const { binary, peerPort } = this.opts;
     const name = this.opts.name ?? 'etcd-http-sd';
     const clientUrl = this.endpoint;
-    const peerUrl = `http://${LOOPBACK}:${peerPort}`;
+    const peerUrl = hostUrl('http', LOOPBACK, peerPort);
     const args = [
       `--name=${name}`,
       `--data-dir=${this.dataDir}`,

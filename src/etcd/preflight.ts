@@ -9,6 +9,7 @@ import { access, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { EtcdHttpSdError, errorMessage } from '../errors.js';
+import { joinHostPort } from '../net.js';
 
 /** The only host the embedded etcd ever binds to or is reached on. */
 export const LOOPBACK = '127.0.0.1';
@@ -28,7 +29,7 @@ export function assertPortFree(port: number, what: 'client' | 'peer'): Promise<v
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', (err: NodeJS.ErrnoException) => {
-      reject(new PreflightError(`${what}_port`, `embedded etcd ${what} port ${LOOPBACK}:${port} is unavailable: ${err.code ?? err.message}`, { cause: err }));
+      reject(new PreflightError(`${what}_port`, `embedded etcd ${what} port ${joinHostPort(LOOPBACK, port)} is unavailable: ${err.code ?? err.message}`, { cause: err }));
     });
     server.listen({ port, host: LOOPBACK, exclusive: true }, () => server.close(() => resolve()));
   });

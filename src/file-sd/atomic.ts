@@ -9,8 +9,12 @@ import { randomBytes } from 'node:crypto';
 import { open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
-/** Writes `data` to `path` atomically, mode `mode`. */
-export async function writeFileAtomic(path: string, data: string | Buffer, mode = 0o644): Promise<void> {
+/**
+ * Writes `data` to `path` atomically, mode `mode`. `prepare` runs on the
+ * complete temp file before the rename (e.g. to set its owner), so the file
+ * at `path` never has other attributes.
+ */
+export async function writeFileAtomic(path: string, data: string | Buffer, mode = 0o644, prepare?: (tmp: string) => Promise<void>): Promise<void> {
   const dir = dirname(path);
   // A dot name: Prometheus's file_sd globs (*.json, *.yml) never pick up a temp file.
   const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
@@ -25,6 +29,7 @@ export async function writeFileAtomic(path: string, data: string | Buffer, mode 
   }
   await fh.close();
   try {
+    await prepare?.(tmp);
     await rename(tmp, path);
   } catch (err) {
     await rm(tmp, { force: true });

@@ -1,4 +1,4 @@
 /** file_sd output: the registry kept in Prometheus file_sd files, written atomically. */
-export * from './atomic.js';
-export * from './render.js';
-export * from './writer.js';
+export { writeFileAtomic } from './atomic.js';
+export { formatOf, type FileTarget } from './render.js';
+export { FileSdWriter } from './writer.js';

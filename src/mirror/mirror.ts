@@ -103,7 +103,13 @@ export class Mirror extends EventEmitter<MirrorEvents> {
   private loop: Promise<void> | undefined;
   private stopWatch: (() => void) | undefined;
   private readonly sleeper = new Sleeper();
-  private readonly backoff: Backoff;
+  /** Between retries after contact with etcd was lost (a failed load, a dropped watch); reset once contact is back. */
+  private readonly reconnectBackoff: Backoff;
+  /**
+   * Between watches etcd itself ends with an error (permissions, auth): such a
+   * watch may attach first, so only a watch that delivers resets this one.
+   */
+  private readonly refusalBackoff: Backoff;
   private readonly log: Logger;
   private readonly contact: ContactReporter;
 
@@ -111,7 +117,8 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     super();
     this.log = opts.logger;
     this.contact = new ContactReporter(opts.logger);
-    this.backoff = new Backoff(opts.backoffInitialMs ?? 100, opts.backoffMaxMs ?? 5000);
+    this.reconnectBackoff = new Backoff(opts.backoffInitialMs ?? 100, opts.backoffMaxMs ?? 5000);
+    this.refusalBackoff = new Backoff(opts.backoffInitialMs ?? 100, opts.backoffMaxMs ?? 5000);
   }
 
   /** Starts the loop in the background. Errors are logged and retried, never thrown. */
@@ -205,7 +212,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
         if (outcome === 'error') {
           reload = (await this.compacted()) ? 'compacted' : 'watch_error';
           // A watch that etcd keeps refusing (permissions, auth) must not spin.
-          if (reload === 'watch_error') await this.sleeper.sleep(this.backoff.next());
+          if (reload === 'watch_error') await this.sleeper.sleep(this.refusalBackoff.next());
         } else if (outcome === 'disconnected') {
           await this.waitForEtcd();
         }
@@ -215,7 +222,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
         if (this.closed) break;
         if (reload !== undefined) this.opts.metrics?.mirrorError?.('reload_failed');
         this.markContactLost(err);
-        await this.sleeper.sleep(this.backoff.next());
+        await this.sleeper.sleep(this.reconnectBackoff.next());
       }
     }
   }
@@ -249,6 +256,8 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     this.lastApplied = revision;
     this.lastReload = { reason, at: Date.now(), revision };
     this.touchContact();
+    // A complete listing is contact regained: the next loss starts from the initial delay again.
+    this.reconnectBackoff.reset();
     this.opts.metrics?.reload(reason);
     this.reportInvalid(invalid);
     const content = fresh.snapshot();
@@ -285,6 +294,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
         onData: (events, header) => this.applyEvents(events, header),
         onConnected: () => {
           this.watchAttached = true;
+          this.reconnectBackoff.reset();
           this.markConnected();
         },
         onDisconnected: (err) => {
@@ -375,7 +385,8 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     this.lastWatchMessageAt = now;
     this.confirmedAt = now;
     this.touchContact();
-    this.backoff.reset();
+    this.reconnectBackoff.reset();
+    this.refusalBackoff.reset();
     // Events at or below what we applied are replays after a resume: skip them.
     const base = this.lastApplied;
     let changed = false;
@@ -406,7 +417,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
 
   private async waitForEtcd(): Promise<void> {
     while (!this.closed) {
-      await this.sleeper.sleep(this.backoff.next());
+      await this.sleeper.sleep(this.reconnectBackoff.next());
       // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- close() may run during the sleep
       if (this.closed) return;
       try {

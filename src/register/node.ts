@@ -4,6 +4,7 @@
  */
 import { isIPv6 } from 'node:net';
 import { InvalidArgumentError } from '../errors.js';
+import { joinHostPort } from '../net.js';
 import { checkLabels, formatGoTime, formatNodeDocument, GROUP_NAME_RULE, isValidGroupName, nodeKey, type NodeDocumentInput } from '../registry/index.js';
 
 /** A node to register: one exporter of one machine. */
@@ -76,11 +77,7 @@ export function checkPort(field: string, value: unknown): number {
   return value;
 }
 
-/** `host:port`, with an IPv6 host in brackets (`[::1]:9100`). */
-export function joinHostPort(host: string, port: number): string {
-  const bare = host.startsWith('[') ? host : host.includes(':') ? `[${host}]` : host;
-  return `${bare}:${port}`;
-}
+export { joinHostPort };
 
 function addressOf(spec: NodeSpec, port: number): string | undefined {
   if (spec.host !== undefined && spec.address !== undefined) {

@@ -255,16 +255,9 @@ export function formatGoTime(date: Date, nanos = 0): string {
   return `${iso.slice(0, 19)}${fraction === '' ? '' : `.${fraction}`}Z`;
 }
 
-/** Fields of a node document to write. */
-export interface NodeDocumentInput {
-  readonly id: string;
-  readonly exporterType: string;
-  readonly port: number;
-  readonly metricsPath: string;
-  readonly labels: Readonly<Record<string, string>>;
-  readonly status: string;
+/** Fields of a node document to write: those read, with `last_seen` always written. */
+export interface NodeDocumentInput extends Omit<NodeDocument, 'lastSeen'> {
   readonly lastSeen: string;
-  readonly address?: string;
 }
 
 /** Serialises a node document with the Go library's field names and order. */
@@ -281,14 +274,8 @@ export function formatNodeDocument(n: NodeDocumentInput): string {
   });
 }
 
-/** Fields of a group document to write. */
-export interface GroupDocumentInput {
-  readonly name: string;
-  readonly username: string;
-  readonly password: string;
-  readonly commonLabels: Readonly<Record<string, string>>;
-  readonly created: string;
-}
+/** Fields of a group document to write: every field read, none left out. */
+export type GroupDocumentInput = Required<GroupDocument>;
 
 /** Serialises a group document as Go does (`common_labels` omitted when empty). */
 export function formatGroupDocument(g: GroupDocumentInput): string {

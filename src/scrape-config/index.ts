@@ -6,24 +6,9 @@ import { buildScrapeConfigs, type ScrapeGroup } from './build.js';
 import type { ScrapeConfigOptions } from './options.js';
 import { toPrometheusYaml } from './yaml.js';
 
-export {
-  buildScrapeConfigs,
-  buildScrapeJob,
-  passwordFilePath,
-  passwordFiles,
-} from './build.js';
-export type {
-  AuthorizationConfig,
-  BasicAuthConfig,
-  HttpSdConfig,
-  PasswordFile,
-  ScrapeConfigsDocument,
-  ScrapeGroup,
-  ScrapeJob,
-} from './build.js';
-export { configPathProblem, jobPrefixProblem, normalizeExternalUrl } from './options.js';
-export type { ScrapeConfigDefaults, ScrapeConfigOptions, SdClientAuth, SecretRef } from './options.js';
-export { PROMETHEUS_YAML_OPTIONS, toPrometheusYaml } from './yaml.js';
+export { buildScrapeConfigs, passwordFiles, type ScrapeGroup } from './build.js';
+export { configPathProblem, jobPrefixProblem, normalizeExternalUrl, type ScrapeConfigDefaults } from './options.js';
+export { PROMETHEUS_YAML_OPTIONS } from './yaml.js';
 
 /** The `scrape_configs:` document for `groups` as YAML text. Secret when a group has a password and no `passwordDir` is set. */
 export function renderScrapeConfigs(groups: readonly ScrapeGroup[], opts: ScrapeConfigOptions): string {

@@ -1,4 +1,4 @@
 /** Server-side sharding, exactly as Prometheus's `hashmod` relabel action splits targets. */
-export * from './hashmod.js';
-export * from './spec.js';
-export * from './views.js';
+export { hashmod } from './hashmod.js';
+export { DEFAULT_SHARD_BY, ShardParamError, parseShardParams, shardKey, type ShardSpec } from './spec.js';
+export { ShardMemo, groupShards, shardParts, sourceValue } from './views.js';

@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CLI } from '../helpers/cli.js';
-import { freePort } from '../helpers/ports.js';
+import { freePort, loopbackAddress, loopbackUrl } from '../helpers/ports.js';
 import { httpRequest, waitForHttpOk } from '../helpers/process.js';
 import type { Cleanup } from './cleanup.js';
 import { sleep } from './stats.js';
@@ -127,11 +127,11 @@ export interface OurServer extends ServerProc {
 /** Starts `etcd-http-sd serve` against `endpoint` and waits until it is ready (first load in memory). */
 export async function startOurServer(cleanup: Cleanup, endpoint: string, opts: { profileDir?: string; readyTimeoutMs: number }): Promise<OurServer> {
   const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
+  const url = loopbackUrl(port);
   const started = performance.now();
   const nodeFlags = opts.profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${opts.profileDir}`];
   // Log level info: the default users run with; it logs a handful of lines, none per request or event.
-  const proc = spawnNode(cleanup, 'etcd-http-sd', CLI, ['serve', '--etcd-endpoints', endpoint, '--listen', `127.0.0.1:${port}`, '--log-level', 'info'], nodeFlags);
+  const proc = spawnNode(cleanup, 'etcd-http-sd', CLI, ['serve', '--etcd-endpoints', endpoint, '--listen', loopbackAddress(port), '--log-level', 'info'], nodeFlags);
   try {
     await waitUntilOk(`${url}/readyz`, opts.readyTimeoutMs, proc.exited);
   } catch (err) {
@@ -168,7 +168,7 @@ async function waitUntilOk(url: string, timeoutMs: number, exited: Promise<unkno
 export async function startLimitServer(cleanup: Cleanup, manifest: string): Promise<ServerProc> {
   const port = await freePort();
   const proc = spawnNode(cleanup, 'limit', benchScript('limit-server.js'), [String(port), manifest]);
-  const url = `http://127.0.0.1:${port}`;
+  const url = loopbackUrl(port);
   await waitForHttpOk(`${url}/healthz`, 15_000, proc.exited);
   return { ...proc, url };
 }
@@ -177,7 +177,7 @@ export async function startLimitServer(cleanup: Cleanup, manifest: string): Prom
 export async function startAlternativeServer(cleanup: Cleanup, endpoint: string, prefix: string): Promise<ServerProc> {
   const port = await freePort();
   const proc = spawnNode(cleanup, 'alternative', benchScript('alternative-server.js'), [String(port), endpoint, prefix]);
-  const url = `http://127.0.0.1:${port}`;
+  const url = loopbackUrl(port);
   await waitForHttpOk(`${url}/healthz`, 15_000, proc.exited);
   return { ...proc, url };
 }

@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { EventHub } from '../../src/events/hub.js';
+import { loopbackUrl } from '../helpers/ports.js';
 import { createHttpHandler } from '../../src/http/app.js';
 import { listen } from '../../src/http/server.js';
 import { createLogger } from '../../src/log.js';
@@ -111,7 +112,7 @@ async function main(): Promise<void> {
     cacheMaxBytes: 64 * 1024 * 1024, operator: { source: mirror, hub },
   });
   const http = await listen(handler, '127.0.0.1', 0);
-  const base = `http://127.0.0.1:${http.address.port}`;
+  const base = loopbackUrl(http.address.port);
   const some = state.snapshot().groups[Math.floor(state.snapshot().groups.length / 2)]!;
   const rows = [
     ['console first page `GET /`', `${base}/`],

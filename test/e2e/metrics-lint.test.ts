@@ -2,7 +2,6 @@
 // and on a registrant's; the documented labels of etcd_http_sd_targets are its real ones.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
@@ -11,18 +10,12 @@ import { putConsoleFixtures } from '../helpers/console-fixtures.js';
 import { useTestEtcd } from '../helpers/etcd.js';
 import { repoRoot } from '../helpers/fixtures.js';
 import { PROMTOOL_BIN } from '../helpers/prometheus.js';
+import { runCommand } from '../helpers/process.js';
 import { httpGet, useTestServer } from '../helpers/server.js';
 
-function checkMetrics(text: string): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(PROMTOOL_BIN, ['check', 'metrics'], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '';
-    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    p.on('error', reject);
-    p.on('close', (code) => resolve({ code, out }));
-    p.stdin.end(text);
-  });
+async function checkMetrics(text: string): Promise<{ code: number | null; out: string }> {
+  const r = await runCommand(PROMTOOL_BIN, ['check', 'metrics'], { input: text });
+  return { code: r.code, out: `${r.stdout}${r.stderr}` };
 }
 
 test('promtool check metrics finds nothing to say about /metrics', async (t) => {

@@ -14,9 +14,10 @@ import { parse, stringify } from 'yaml';
 import { formatGoTime, formatNodeDocument } from '../../src/registry/documents.js';
 import { nodeKey } from '../../src/registry/keys.js';
 import { PROMETHEUS_YAML_OPTIONS } from '../../src/scrape-config/index.js';
+import { makeSelfSignedCert } from '../helpers/certs.js';
 import { useTestEtcd } from '../helpers/etcd.js';
 import { freePort } from '../helpers/ports.js';
-import { httpRequest, runCommand } from '../helpers/process.js';
+import { httpRequest } from '../helpers/process.js';
 import { usePrometheus, type TestPrometheus } from '../helpers/prometheus.js';
 import { eventually, httpGet, useTestServer } from '../helpers/server.js';
 
@@ -32,17 +33,6 @@ async function tempDir(t: TestContext): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'etcd-http-sd-e2e-sdauth-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
   return dir;
-}
-
-async function makeCert(dir: string): Promise<{ cert: string; key: string }> {
-  const cert = join(dir, 'cert.pem');
-  const key = join(dir, 'key.pem');
-  const r = await runCommand('openssl', [
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
-    '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', key, '-out', cert,
-  ]);
-  assert.equal(r.code, 0, r.stderr);
-  return { cert, key };
 }
 
 function sdJob(name: string, url: string, extra: Record<string, unknown>): Record<string, unknown> {
@@ -75,7 +65,7 @@ test('Prometheus http_sd gets targets through bearer, untyped bearer, basic auth
   await writeFile(files.basic, BASIC_PASSWORD);
   const auth = ['--auth-bearer-token-file', files.token, '--auth-basic-username', BASIC_USER, '--auth-basic-password-file', files.basic];
   const plain = await useTestServer(t, etcd.endpoint, { args: [...auth, '--admin-token-file', files.admin, '--scrape-job-prefix', 'gen-'] });
-  const { cert, key } = await makeCert(dir);
+  const { cert, key } = await makeSelfSignedCert(dir);
   const tls = await useTestServer(t, etcd.endpoint, { args: [...auth, '--tls-cert-file', cert, '--tls-key-file', key] });
   await Promise.all([plain.mirror.whenReady(), tls.mirror.whenReady()]);
 

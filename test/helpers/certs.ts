@@ -4,14 +4,11 @@
  * signed by it, and an unrelated second CA (the "wrong CA"). P-256 keys,
  * valid for two days. Removed when the test ends.
  */
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import type { CleanupContext } from './etcd.js';
-
-const run = promisify(execFile);
+import { runCommand } from './process.js';
 
 /** openssl binary; override with env `OPENSSL_BIN`. */
 export const OPENSSL_BIN = process.env['OPENSSL_BIN'] ?? 'openssl';
@@ -29,12 +26,8 @@ export interface TestCerts {
 }
 
 async function openssl(args: readonly string[]): Promise<void> {
-  try {
-    await run(OPENSSL_BIN, [...args], { timeout: 30_000 });
-  } catch (err) {
-    const e = err as { stderr?: string };
-    throw new Error(`openssl ${args.slice(0, 2).join(' ')} failed: ${e.stderr ?? String(err)}`, { cause: err });
-  }
+  const r = await runCommand(OPENSSL_BIN, args, { timeoutMs: 30_000 });
+  if (r.code !== 0) throw new Error(`openssl ${args.slice(0, 2).join(' ')} failed (${String(r.code)}): ${r.stderr}`);
 }
 
 const KEY = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
@@ -84,4 +77,22 @@ export async function useTestCerts(t: CleanupContext): Promise<TestCerts> {
   const certs = await makeTestCerts();
   t.after(() => rm(certs.dir, { recursive: true, force: true }));
   return certs;
+}
+
+/** A self-signed P-256 certificate for 127.0.0.1 (and `localhost`), valid one day, written into `dir`. */
+export async function makeSelfSignedCert(dir: string): Promise<{ cert: string; key: string }> {
+  const cert = join(dir, 'cert.pem');
+  const key = join(dir, 'key.pem');
+  await openssl(['req', '-x509', ...KEY, '-days', '1', '-subj', '/CN=localhost',
+    '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost', '-keyout', key, '-out', cert]);
+  return { cert, key };
+}
+
+/** An RSA-2048 key pair (PEM) written into `dir`, e.g. for etcd's JWT auth tokens. */
+export async function makeRsaKeyPair(dir: string, name: string): Promise<{ priv: string; pub: string }> {
+  const priv = join(dir, `${name}.key`);
+  const pub = join(dir, `${name}.pub`);
+  await openssl(['genrsa', '-out', priv, '2048']);
+  await openssl(['rsa', '-in', priv, '-pubout', '-out', pub]);
+  return { priv, pub };
 }

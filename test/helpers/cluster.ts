@@ -6,14 +6,13 @@
  * harness needs no client certificate. Each member can be killed and
  * restarted on its data dir; `stop()` removes everything.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { waitForHealthy } from '../../src/etcd/embedded.js';
 import { ETCD_BIN, type CleanupContext } from './etcd.js';
-import { freePorts } from './ports.js';
+import { freePorts, loopbackUrl } from './ports.js';
+import { httpRequest, spawnProcess, type Spawned } from './process.js';
 
 /** Server-side TLS of the client listener (PEM file paths). */
 export interface MemberTls {
@@ -73,39 +72,10 @@ export const CLUSTER_ETCD_FLAGS: readonly string[] = [
 ];
 
 /** GET over plain http without keep-alive; rejects on status other than 200. */
-export function getText(url: string, timeoutMs = 2000): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { agent: false, timeout: timeoutMs }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => (res.statusCode === 200 ? resolve(body) : reject(new Error(`${url}: ${res.statusCode}`))));
-      res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(new Error(`${url}: timeout`)));
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-interface Proc {
-  readonly child: ChildProcess;
-  readonly exited: Promise<void>;
-  readonly stderr: string[];
-}
-
-function spawnMember(args: readonly string[]): Proc {
-  const child = spawn(ETCD_BIN, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-  const stderr: string[] = [];
-  child.stderr.setEncoding('utf8').on('data', (c: string) => {
-    stderr.push(c);
-    if (stderr.length > 50) stderr.shift();
-  });
-  const exited = new Promise<void>((resolve) => {
-    child.once('close', () => resolve());
-    child.once('error', () => resolve());
-  });
-  return { child, exited, stderr };
+export async function getText(url: string, timeoutMs = 2000): Promise<string> {
+  const res = await httpRequest(url, { timeoutMs });
+  if (res.status !== 200) throw new Error(`${url}: ${res.status}`);
+  return res.text;
 }
 
 /** Starts the members together and waits until each is healthy. Pair with `stop()` (see {@link useTestCluster}). */
@@ -118,18 +88,18 @@ export async function startTestCluster(opts: TestClusterOptions = {}): Promise<T
     name: `m${i}`,
     client: ports[i * 3]!, peer: ports[i * 3 + 1]!, metrics: ports[i * 3 + 2]!,
   }));
-  const initialCluster = specs.map((s) => `${s.name}=http://127.0.0.1:${s.peer}`).join(',');
+  const initialCluster = specs.map((s) => `${s.name}=${loopbackUrl(s.peer)}`).join(',');
   const token = `reliability-${process.pid}-${ports[0]}`;
   const timeout = opts.readyTimeoutMs ?? 30_000;
   let stopped: Promise<void> | undefined;
 
   const members = specs.map((s): TestMember & { launch(): Promise<void> } => {
-    const endpoint = `${scheme}://127.0.0.1:${s.client}`;
-    const metricsUrl = `http://127.0.0.1:${s.metrics}`;
+    const endpoint = loopbackUrl(s.client, scheme);
+    const metricsUrl = loopbackUrl(s.metrics);
     const args = [
       `--name=${s.name}`, `--data-dir=${join(root, s.name)}`,
       `--listen-client-urls=${endpoint}`, `--advertise-client-urls=${endpoint}`,
-      `--listen-peer-urls=http://127.0.0.1:${s.peer}`, `--initial-advertise-peer-urls=http://127.0.0.1:${s.peer}`,
+      `--listen-peer-urls=${loopbackUrl(s.peer)}`, `--initial-advertise-peer-urls=${loopbackUrl(s.peer)}`,
       `--listen-metrics-urls=${metricsUrl}`,
       `--initial-cluster=${initialCluster}`, `--initial-cluster-token=${token}`, '--initial-cluster-state=new',
       ...(opts.tls === undefined ? [] : [
@@ -138,20 +108,19 @@ export async function startTestCluster(opts: TestClusterOptions = {}): Promise<T
       ]),
       ...CLUSTER_ETCD_FLAGS, ...(opts.extraArgs ?? []),
     ];
-    let proc: Proc | undefined;
+    let proc: Spawned | undefined;
     const kill = async (signal: NodeJS.Signals = 'SIGKILL'): Promise<void> => {
       const p = proc;
       if (p === undefined) return;
-      p.child.kill(signal);
-      await p.exited;
+      await p.kill(signal);
       if (proc === p) proc = undefined;
     };
     const launch = async (): Promise<void> => {
       if (stopped !== undefined) throw new Error('test cluster is stopped');
-      const p = spawnMember(args);
+      const p = spawnProcess(ETCD_BIN, args, { collect: false, tailChars: 2000 });
       proc = p;
       const died = p.exited.then(() => {
-        throw new Error(`etcd ${s.name} exited during startup: ${p.stderr.join('').slice(-2000)}`);
+        throw new Error(`etcd ${s.name} exited during startup: ${p.output()}`);
       });
       try {
         await Promise.race([waitForHealthy(metricsUrl, timeout), died]);

@@ -4,14 +4,14 @@
  * Independent of `src/etcd/embedded.ts` (no supervision: a killed etcd stays
  * dead until `restart()`).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Etcd3 } from 'etcd3';
 import { createEtcdClient } from '../../src/etcd/client.js';
 import { waitForHealthy } from '../../src/etcd/embedded.js';
-import { freePorts } from './ports.js';
+import { freePorts, loopbackUrl } from './ports.js';
+import { spawnProcess, type Spawned } from './process.js';
 
 /** etcd binary used by tests; override with env `ETCD_BIN`. */
 export const ETCD_BIN = process.env['ETCD_BIN'] ?? '/usr/bin/etcd';
@@ -61,35 +61,13 @@ export interface TestEtcd {
   stop(): Promise<void>;
 }
 
-interface Proc {
-  readonly child: ChildProcess;
-  readonly exited: Promise<void>;
-  readonly stderr: string[];
-}
-
-function spawnEtcd(args: readonly string[]): Proc {
-  const child = spawn(ETCD_BIN, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-  const stderr: string[] = [];
-  child.stderr.setEncoding('utf8');
-  child.stderr.on('data', (chunk: string) => {
-    stderr.push(chunk);
-    if (stderr.length > 50) stderr.shift();
-  });
-  const exited = new Promise<void>((resolve) => {
-    child.once('close', () => resolve());
-    child.once('error', () => {
-      if (child.pid === undefined) resolve();
-    });
-  });
-  return { child, exited, stderr };
-}
 
 /** Starts a fresh etcd and waits until it is healthy. Always pair with `stop()` (see {@link useTestEtcd}). */
 export async function startTestEtcd(opts: TestEtcdOptions = {}): Promise<TestEtcd> {
   const [clientPort, peerPort] = (await freePorts(2)) as [number, number];
   const dataDir = await mkdtemp(join(tmpdir(), 'etcd-http-sd-test-'));
-  const endpoint = `http://127.0.0.1:${clientPort}`;
-  const peerUrl = `http://127.0.0.1:${peerPort}`;
+  const endpoint = loopbackUrl(clientPort);
+  const peerUrl = loopbackUrl(peerPort);
   const args = [
     '--name=test',
     `--data-dir=${join(dataDir, 'member-data')}`,
@@ -102,29 +80,28 @@ export async function startTestEtcd(opts: TestEtcdOptions = {}): Promise<TestEtc
     ...(opts.extraArgs ?? []),
   ];
   const readyTimeoutMs = opts.readyTimeoutMs ?? 15_000;
-  let proc: Proc | undefined;
+  let proc: Spawned | undefined;
   let client: Etcd3 | undefined;
   let stopped: Promise<void> | undefined;
 
   const kill = async (signal: NodeJS.Signals = 'SIGKILL'): Promise<void> => {
     const p = proc;
     if (p === undefined) return;
-    p.child.kill(signal);
-    await p.exited;
+    await p.kill(signal);
     if (proc === p) proc = undefined;
   };
 
   const launch = async (): Promise<void> => {
-    const p = spawnEtcd(args);
+    const p = spawnProcess(ETCD_BIN, args, { collect: false, tailChars: 2000 });
     proc = p;
     const died = p.exited.then(() => {
-      throw new Error(`test etcd exited during startup: ${p.stderr.join('').slice(-2000)}`);
+      throw new Error(`test etcd exited during startup: ${p.output()}`);
     });
     try {
       await Promise.race([waitForHealthy(endpoint, readyTimeoutMs), died]);
     } catch (err) {
       await kill('SIGKILL');
-      throw new Error(`test etcd on ${endpoint} failed to start: ${String(err)}\n${p.stderr.join('').slice(-2000)}`, {
+      throw new Error(`test etcd on ${endpoint} failed to start: ${String(err)}\n${p.output()}`, {
         cause: err,
       });
     }
@@ -142,7 +119,7 @@ export async function startTestEtcd(opts: TestEtcdOptions = {}): Promise<TestEtc
     peerPort,
     dataDir,
     get pid() {
-      return proc?.child.pid;
+      return proc?.pid;
     },
     client() {
       if (stopped !== undefined) throw new Error('test etcd is stopped');

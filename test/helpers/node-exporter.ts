@@ -4,7 +4,7 @@
  * milliseconds.
  */
 import type { CleanupContext } from './etcd.js';
-import { freePort } from './ports.js';
+import { freePort, loopbackAddress } from './ports.js';
 import { useChild, type Child } from './process.js';
 
 /** node_exporter binary used by tests; override with env `NODE_EXPORTER_BIN`. */
@@ -41,7 +41,7 @@ export interface TestNodeExporter {
 /** Starts node_exporter on a free loopback port, waits for `/metrics`, and stops it when the test ends. */
 export async function useNodeExporter(t: CleanupContext, opts: NodeExporterOptions = {}): Promise<TestNodeExporter> {
   const port = await freePort();
-  const address = `127.0.0.1:${port}`;
+  const address = loopbackAddress(port);
   const metricsUrl = `http://${address}/metrics`;
   const child = await useChild(t, {
     name: 'node_exporter',

@@ -3,12 +3,26 @@
  * process could take it before the test binds it, which is rare enough.
  */
 import { createServer, type Server } from 'node:net';
+import { hostUrl, joinHostPort } from '../../src/net.js';
+
+/** The only address tests send traffic to. */
+export const LOOPBACK = '127.0.0.1';
+
+/** `127.0.0.1:<port>`, for listen flags. */
+export function loopbackAddress(port: number): string {
+  return joinHostPort(LOOPBACK, port);
+}
+
+/** `<scheme>://127.0.0.1:<port>`. */
+export function loopbackUrl(port: number, scheme = 'http'): string {
+  return hostUrl(scheme, LOOPBACK, port);
+}
 
 function listenOnFreePort(): Promise<{ server: Server; port: number }> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);
-    server.listen({ port: 0, host: '127.0.0.1', exclusive: true }, () => {
+    server.listen({ port: 0, host: LOOPBACK, exclusive: true }, () => {
       const address = server.address();
       if (address === null || typeof address === 'string') {
         server.close();
@@ -52,6 +66,6 @@ export function isPortFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const server = createServer();
     server.once('error', () => resolve(false));
-    server.listen({ port, host: '127.0.0.1', exclusive: true }, () => server.close(() => resolve(true)));
+    server.listen({ port, host: LOOPBACK, exclusive: true }, () => server.close(() => resolve(true)));
   });
 }

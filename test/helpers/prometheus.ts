@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import type { CleanupContext } from './etcd.js';
-import { freePort } from './ports.js';
+import { freePort, loopbackAddress, loopbackUrl } from './ports.js';
 import { httpRequest, runCommand, startChild, type Child, type CommandResult } from './process.js';
 
 /** Prometheus binary used by tests; override with env `PROMETHEUS_BIN`. */
@@ -159,14 +159,14 @@ export async function usePrometheus(t: CleanupContext, opts: PrometheusOptions):
   try {
     await writeFile(configFile, renderConfig(opts.config));
     port = await freePort();
-    url = `http://127.0.0.1:${port}`;
+    url = loopbackUrl(port);
     child = await startChild({
       name: 'prometheus',
       command: PROMETHEUS_BIN,
       args: [
         `--config.file=${configFile}`,
         `--storage.tsdb.path=${join(dir, 'data')}`,
-        `--web.listen-address=127.0.0.1:${port}`,
+        `--web.listen-address=${loopbackAddress(port)}`,
         ...QUIET_PROMETHEUS_FLAGS,
         ...(opts.extraArgs ?? []),
       ],

@@ -1,16 +1,15 @@
 /**
  * Starts our server in-process against a given etcd, on a free loopback
  * port, with a private metrics registry and fast mirror timings; and small
- * HTTP helpers the integration and end-to-end tests share.
+ * HTTP helpers (over `httpRequest`) the integration and end-to-end tests share.
  */
 import { readFileSync } from 'node:fs';
-import { request } from 'node:http';
-import { request as httpsRequest } from 'node:https';
 import { loadServeConfig } from '../../src/config/serve.js';
 import { errorMessage } from '../../src/errors.js';
 import { createLogger, type Logger } from '../../src/log.js';
 import { startServer, type RunningServer } from '../../src/server.js';
 import type { CleanupContext } from './etcd.js';
+import { httpRequest, type HttpResult } from './process.js';
 
 /** Options of `useTestServer`. */
 export interface TestServerOptions {
@@ -43,30 +42,11 @@ export async function useTestServer(t: CleanupContext, endpoint: string, opts: T
 }
 
 /** A response as the tests look at it. */
-export interface TestResponse {
-  readonly status: number;
-  readonly headers: Record<string, string | string[] | undefined>;
-  readonly body: Buffer;
-  readonly text: string;
-}
+export type TestResponse = HttpResult;
 
-/** A GET (or other method) without keep-alive, so nothing stays open after the test; `ca` makes it HTTPS. */
+/** {@link httpRequest} with the arguments most tests give: headers, method, and `ca` for HTTPS. */
 export function httpGet(url: string, headers: Record<string, string> = {}, method = 'GET', ca?: Buffer): Promise<TestResponse> {
-  return new Promise((resolve, reject) => {
-    const options = { method, headers: { connection: 'close', ...headers } };
-    const onResponse = (res: import('node:http').IncomingMessage): void => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const body = Buffer.concat(chunks);
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body, text: body.toString('utf8') });
-      });
-      res.on('error', reject);
-    };
-    const req = ca === undefined ? request(url, options, onResponse) : httpsRequest(url, { ...options, ca }, onResponse);
-    req.on('error', reject);
-    req.end();
-  });
+  return httpRequest(url, { headers, method, timeoutMs: 60_000, ...(ca === undefined ? {} : { ca }) });
 }
 
 /** Polls `check` every `intervalMs` until it returns a value other than undefined, or fails after `timeoutMs`. */

@@ -5,6 +5,7 @@
  */
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import type { CleanupContext } from './etcd.js';
+import { loopbackUrl } from './ports.js';
 
 /** A running proxy. */
 export interface TcpProxy {
@@ -82,7 +83,7 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
     pairs.clear();
   };
   return {
-    endpoint: `http://127.0.0.1:${port}`,
+    endpoint: loopbackUrl(port),
     dropAll,
     block: () => {
       blocked = true;

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { useTestEtcd, type TestEtcd } from '../helpers/etcd.js';
 import { loadFixtureFile, putFixtures } from '../helpers/fixtures.js';
-import { runCommand } from '../helpers/process.js';
+import { makeSelfSignedCert } from '../helpers/certs.js';
 import { httpGet, useTestServer, type TestResponse } from '../helpers/server.js';
 import type { RunningServer } from '../../src/server.js';
 
@@ -150,23 +150,10 @@ test('no response or log line holds a group password or a configured secret, exc
   assert.ok(logLines.some((l) => /"msg":"listening".*"access":\["bearer","basic","metrics protected"\]/.test(l)), 'start-up says which protections are on');
 });
 
-/** A self-signed EC certificate for 127.0.0.1, valid one day. */
-async function makeCert(dir: string): Promise<{ cert: string; key: string }> {
-  const cert = join(dir, 'cert.pem');
-  const key = join(dir, 'key.pem');
-  const r = await runCommand('openssl', [
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
-    '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', key, '-out', cert,
-  ]);
-  assert.equal(r.code, 0, r.stderr);
-  return { cert, key };
-}
-
-
 test('TLS: the listener speaks HTTPS with the given certificate; generated jobs point at https://', async (t) => {
   const etcd = await loadedEtcd(t);
   const dir = await tempDir(t);
-  const { cert, key } = await makeCert(dir);
+  const { cert, key } = await makeSelfSignedCert(dir);
   const args = [...(await authArgs(dir)), '--tls-cert-file', cert, '--tls-key-file', key, '--scrape-sd-ca-file', cert];
   const server: RunningServer = await useTestServer(t, etcd.endpoint, { args });
   await server.mirror.whenReady();

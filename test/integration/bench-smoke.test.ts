@@ -2,11 +2,12 @@
 // every phase and reports. A smoke test only: no figure is compared with a threshold.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot } from '../helpers/fixtures.js';
+import { spawnTracked } from '../helpers/process.js';
 import { withoutTestContext } from '../bench/entry.js';
 import type { BenchResults } from '../bench/results.js';
 
@@ -25,28 +26,19 @@ test('the benchmark runs at 1,000 nodes and reports every phase as Markdown and 
   const dir = await mkdtemp(join(tmpdir(), 'etcd-http-sd-bench-smoke-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
   const out = join(dir, 'latest.json');
-  const child = spawn(process.execPath, [RUN, '--sizes', '1000', '--runs', '1', '--duration', '1s', '--quick', '--extras', 'shard', '--out', out], {
+  const bench = spawnTracked(t, process.execPath, [RUN, '--sizes', '1000', '--runs', '1', '--duration', '1s', '--quick', '--extras', 'shard', '--out', out], {
     cwd: repoRoot(),
     // Without node --test's marker, or run.js would take itself for a test file and do nothing.
     env: withoutTestContext(process.env),
-    stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
-  // SIGINT lets the harness stop its etcd and servers itself; SIGKILL if it does not.
-  const guard = setTimeout(() => child.kill('SIGINT'), 100_000);
-  t.after(async () => {
-    clearTimeout(guard);
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGKILL');
-      await exited;
-    }
-  });
-  const code = await exited;
+  // SIGINT lets the harness stop its etcd and servers itself; SIGKILL (when the test ends) if it does not.
+  const guard = setTimeout(() => void bench.kill('SIGINT'), 100_000);
+  t.after(() => clearTimeout(guard));
+  const exit = await bench.exited;
   clearTimeout(guard);
+  const code = exit.code ?? exit.signal ?? -1;
+  const stdout = bench.stdout();
+  const stderr = bench.stderr();
   assert.equal(code, 0, `bench exited with ${code}:\n${stderr.slice(-3000)}`);
 
   for (const heading of ['### Goals', '### `/v1/targets` throughput', '### Propagation', '### Initial load and memory', '### Background writes', '### Cost growth']) {

@@ -3,7 +3,6 @@
 // cannot work (port in use, unusable data dir) reported with the setting and exit 2.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
@@ -13,6 +12,7 @@ import { isAlive as alive } from '../../src/etcd/preflight.js';
 import { runCli, spawnCli } from '../helpers/cli.js';
 import { repoRoot } from '../helpers/fixtures.js';
 import { freePorts } from '../helpers/ports.js';
+import { spawnTracked } from '../helpers/process.js';
 import { eventually, httpGet } from '../helpers/server.js';
 
 async function tempDir(t: { after(fn: () => unknown): void }): Promise<string> {
@@ -48,22 +48,15 @@ test('Ctrl-C on npm start (SIGINT to the process group): clean stop, no error li
   const dir = await tempDir(t);
   const { args, url } = await serveArgs(dir);
   // Its own process group, as a terminal makes one for a foreground job.
-  const npm = spawn('npm', ['start', '--ignore-scripts', '--', ...args], { cwd: repoRoot(), detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-  let log = '';
-  npm.stdout.setEncoding('utf8').on('data', (d: string) => (log += d));
-  npm.stderr.setEncoding('utf8').on('data', (d: string) => (log += d));
-  const exited = once(npm, 'exit');
-  t.after(() => {
-    if (npm.exitCode === null && npm.signalCode === null) process.kill(-npm.pid!, 'SIGKILL');
-  });
+  const npm = spawnTracked(t, 'npm', ['start', '--ignore-scripts', '--', ...args], { cwd: repoRoot(), detached: true, tailChars: 1_000_000 });
   await ready(url);
-  const etcd = etcdPid(log);
+  const etcd = etcdPid(npm.output());
   // The group signal must not reach etcd (it would "crash" under the supervisor mid-stop, a race).
   assert.equal(await processGroup(etcd), etcd, 'the embedded etcd leads its own process group');
   assert.notEqual(await processGroup(etcd), npm.pid);
   const sent = Date.now();
-  process.kill(-npm.pid!, 'SIGINT');
-  await exited;
+  await npm.kill('SIGINT');
+  const log = npm.output();
   t.diagnostic(`Ctrl-C → npm exited in ${Date.now() - sent} ms; serve's own stop: ${/"msg":"stop complete","ms":(\d+)/.exec(log)?.[1] ?? '?'} ms`);
   assert.match(log, /"msg":"stop complete"/);
   assert.doesNotMatch(log, /"level":"(error|warn)"/, 'no error or warning line');

@@ -8,7 +8,6 @@
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
@@ -18,8 +17,10 @@ import { parse, parseAllDocuments } from 'yaml';
 import { loadRegisterConfig, REGISTER_SETTINGS, type RegisterConfig } from '../../src/cli/register.js';
 import { envName } from '../../src/config/file.js';
 import { loadServeConfig, SERVE_SETTINGS, type ServeConfig } from '../../src/config/serve.js';
+import { makeSelfSignedCert } from '../helpers/certs.js';
 import { repoRoot } from '../helpers/fixtures.js';
 import { freePort } from '../helpers/ports.js';
+import { runChecked, runCommand } from '../helpers/process.js';
 
 const ROOT = repoRoot();
 const DEPLOY = join(ROOT, 'deploy');
@@ -139,10 +140,8 @@ test('the Docker build context compiles and the entrypoint runs serve --help', a
   }
 });
 
-function run(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile(cmd, args, { ...opts, timeout: 60_000 }, (err, stdout, stderr) => (err ? reject(new Error(`${cmd} ${args.join(' ')}: ${err.message}\n${stdout}${stderr}`)) : resolve(stdout)));
-  });
+async function run(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<string> {
+  return (await runChecked(cmd, args, { ...opts, timeoutMs: 60_000 })).stdout;
 }
 
 test('the HEALTHCHECK command exits 0 on a 200 /healthz, 1 otherwise, over HTTP or HTTPS', async (t) => {
@@ -160,8 +159,7 @@ test('the HEALTHCHECK command exits 0 on a 200 /healthz, 1 otherwise, over HTTP 
   if (!existsSync('/usr/bin/openssl')) { t.diagnostic('no /usr/bin/openssl: the HTTPS health check is not run'); return; }
   const dir = mkdtempSync(join(tmpdir(), 'etcd-http-sd-healthcheck-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const [cert, key] = [join(dir, 'cert.pem'), join(dir, 'key.pem')];
-  await run('/usr/bin/openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-days', '1', '-keyout', key, '-out', cert]);
+  const { cert, key } = await makeSelfSignedCert(dir);
   status = 200;
   const tls = await listening(t, createHttpsServer({ cert: readFileSync(cert), key: readFileSync(key) }, handler));
   assert.equal(await check({ ETCD_HTTP_SD_LISTEN: `0.0.0.0:${tls}`, ETCD_HTTP_SD_TLS_CERT_FILE: cert }), 0, 'HTTPS, self-signed');
@@ -412,10 +410,8 @@ async function systemdVerify(t: TestContext, dir: string): Promise<void> {
     mkdirSync(units, { recursive: true });
     for (const f of ['etcd-http-sd.service', 'etcd-http-sd-register@.service']) cpSync(join(dir, f), join(units, f));
     writeFileSync(join(units, 'prometheus-node-exporter.service'), '[Service]\nExecStart=/usr/local/bin/etcd-http-sd\n');
-    const out = await new Promise<string>((resolve) => {
-      execFile('/usr/bin/systemd-analyze', ['verify', '--man=no', `--root=${root}`, 'etcd-http-sd.service', 'etcd-http-sd-register@prometheus-node-exporter.service'],
-        { timeout: 30_000 }, (err, stdout, stderr) => resolve(`${err ? `exit ${String(err.code)}\n` : ''}${stdout}${stderr}`));
-    });
+    const r = await runCommand('/usr/bin/systemd-analyze', ['verify', '--man=no', `--root=${root}`, 'etcd-http-sd.service', 'etcd-http-sd-register@prometheus-node-exporter.service'], { timeoutMs: 30_000 });
+    const out = `${r.code === 0 ? '' : `exit ${String(r.code)}\n`}${r.stdout}${r.stderr}`;
     assert.equal(out.trim(), '', `systemd-analyze verify: ${out}`);
   } finally {
     rmSync(root, { recursive: true, force: true });

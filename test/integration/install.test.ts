@@ -2,16 +2,15 @@
 // temporary prefix), and `npx etcd-http-sd` in the checkout; the installed command then works.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { useTestEtcd } from '../helpers/etcd.js';
 import { PREFIX, putConsoleFixtures } from '../helpers/console-fixtures.js';
 import { repoRoot } from '../helpers/fixtures.js';
+import { runChecked, type CommandResult, type RunOptions } from '../helpers/process.js';
 
-const run = promisify(execFile);
+const run = (cmd: string, args: readonly string[], opts: RunOptions): Promise<CommandResult> => runChecked(cmd, args, { timeoutMs: 300_000, ...opts });
 
 test('npm pack + npm install -g gives a working etcd-http-sd; npx runs it in the checkout', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'etcd-http-sd-install-'));

@@ -3,17 +3,16 @@
 // to); a block nobody classified fails the test, so a new block cannot go untested unnoticed.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { CLI } from '../helpers/cli.js';
 import { putConsoleFixtures } from '../helpers/console-fixtures.js';
 import { useTestEtcd } from '../helpers/etcd.js';
 import { repoRoot } from '../helpers/fixtures.js';
+import { runChecked, type CommandResult, type RunOptions } from '../helpers/process.js';
 
-const run = promisify(execFile);
+const run = (cmd: string, args: readonly string[], opts: RunOptions): Promise<CommandResult> => runChecked(cmd, args, { timeoutMs: 120_000, ...opts });
 
 interface Block {
   readonly lang: string;

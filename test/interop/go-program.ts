@@ -3,13 +3,13 @@
  * the registry as the Go library and promster do (docs/registry-layout.md).
  * Built once per test process with `go build` into a temporary directory.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CleanupContext } from '../helpers/etcd.js';
-import { spawnTracked } from '../helpers/cli.js';
 import { repoRoot } from '../helpers/fixtures.js';
+import { runCommand, spawnTracked } from '../helpers/process.js';
 
 const SOURCE = join(repoRoot(), 'test', 'interop', 'go');
 let built: Promise<string> | undefined;
@@ -20,17 +20,12 @@ interface Run {
   readonly stderr: string;
 }
 
-function run(cmd: string, args: readonly string[], opts: { cwd?: string; env?: Record<string, string>; stdin?: string } = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd: opts.cwd, env: { ...process.env, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.once('error', reject);
-    child.once('exit', (code, signal) => resolve({ code: code ?? signal ?? -1, stdout, stderr }));
-    child.stdin.end(opts.stdin ?? '');
+async function run(cmd: string, args: readonly string[], opts: { cwd?: string; env?: Record<string, string>; stdin?: string } = {}): Promise<Run> {
+  const r = await runCommand(cmd, args, {
+    env: { ...process.env, ...opts.env }, input: opts.stdin ?? '', timeoutMs: 300_000,
+    ...(opts.cwd === undefined ? {} : { cwd: opts.cwd }),
   });
+  return { code: r.code ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
 /** The built program's path; the build is shared by every test of the process. */
@@ -70,7 +65,8 @@ export interface GoProcess {
 /** Starts a long-running command; killed when the test ends if still running. */
 export async function goStart(t: CleanupContext, args: readonly string[], env: Record<string, string> = {}): Promise<GoProcess> {
   const proc = spawnTracked(t, await interopBinary(), args, { env: { ...process.env, ...env }, stdin: 'pipe' });
-  const { child, exited } = proc;
+  const { child } = proc;
+  const exited = proc.exited.then((e) => e.code ?? e.signal ?? -1);
   const lines = (): Record<string, unknown>[] =>
     proc.stdout().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
   void exited.then((code) => {

@@ -3,16 +3,15 @@
 // (every simple token forgotten). Both token kinds: simple (TTL of inactivity) and JWT (fixed 2 s lifetime).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { Range, type Etcd3 } from 'etcd3';
 import { BREAKER_HALF_OPEN_MS, createEtcdClient } from '../../src/etcd/client.js';
 import { EtcdSource } from '../../src/mirror/etcd-source.js';
 import type { WatchHandle } from '../../src/mirror/source.js';
 import { formatGoTime, formatNodeDocument } from '../../src/registry/index.js';
+import { makeRsaKeyPair } from '../helpers/certs.js';
 import type { CleanupContext } from '../helpers/etcd.js';
 import { useTestEtcd } from '../helpers/etcd.js';
 import { waitForConvergence } from '../helpers/converge.js';
@@ -99,10 +98,7 @@ test('auth with simple tokens (--auth-token-ttl=2): the watch survives token exp
 
 test('auth with JWT tokens (ttl=2s): the watch survives token expiry', { timeout: 120_000 }, async (t) => {
   const dir = await tempDir(t);
-  const priv = join(dir, 'jwt.key');
-  const pub = join(dir, 'jwt.pub');
-  await promisify(execFile)('openssl', ['genrsa', '-out', priv, '2048'], { timeout: 30_000 });
-  await promisify(execFile)('openssl', ['rsa', '-in', priv, '-pubout', '-out', pub], { timeout: 30_000 });
+  const { priv, pub } = await makeRsaKeyPair(dir, 'jwt');
   await scenario(t, [`--auth-token=jwt,pub-key=${pub},priv-key=${priv},sign-method=RS256,ttl=${TOKEN_TTL_S}s`], 'jwt', t);
 });
 
