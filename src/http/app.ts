@@ -78,6 +78,8 @@ export function createApp(opts: AppOptions, cache = new ViewCache(opts.cacheMaxB
       last_event_age_seconds: s.lastEventAgeMs === undefined ? null : s.lastEventAgeMs / 1000,
       // Why etcd is unreachable (e.g. a certificate problem): the first thing an operator needs.
       ...(s.lastError === undefined ? {} : { etcd_error: s.lastError }),
+      // Groups serving their last good view because their latest change could not be rendered.
+      ...(s.renderFailures === undefined ? {} : { render_failures: s.renderFailures }),
     });
   });
   app.get('/metrics', ...(opts.access?.protectMetrics === true ? sd : []), async (_req, res) => {

@@ -88,7 +88,7 @@ export function groupsHandler(source: ContentSource): RequestHandler {
       const groups = content.groups.map((g) => ({
         name: g.name,
         common_labels: g.commonLabels,
-        nodes: g.nodes.length,
+        nodes: g.size,
         exporter_types: g.exporterTypes,
       }));
       cached = { version: content.version, body: Buffer.from(JSON.stringify(groups)) };

@@ -3,7 +3,7 @@
  * prom-client's global one), so tests and embedders can own theirs.
  */
 import { Counter, Gauge, Histogram, collectDefaultMetrics, type Registry } from 'prom-client';
-import { INVALID_REASONS, type InvalidReason } from '../registry/index.js';
+import { INVALID_REASONS, RENDER_FAILURE_REASONS, type InvalidReason } from '../registry/index.js';
 import { MIRROR_ERROR_REASONS, type Mirror, type MirrorMetrics, type ReloadReason } from '../mirror/mirror.js';
 
 const P = 'etcd_http_sd_';
@@ -86,6 +86,10 @@ function mirrorCounters(registry: Registry): MirrorMetrics {
   const events = new Counter({ name: `${P}watch_events_total`, help: 'Watch events applied, by type.', labelNames: ['type'], registers });
   const invalid = new Counter({ name: `${P}invalid_documents_skipped_total`, help: 'Invalid documents skipped (on load and on watch), by reason.', labelNames: ['reason'], registers });
   const reloads = new Counter({ name: `${P}reloads_total`, help: 'Full listings of the prefix, by reason.', labelNames: ['reason'], registers });
+  const renders = new Counter({
+    name: `${P}render_failures_total`, help: 'Group views that could not be built (the group kept serving its last good view), by reason.', labelNames: ['reason'], registers,
+  });
+  for (const reason of RENDER_FAILURE_REASONS) renders.inc({ reason }, 0);
   const errors = new Counter({ name: `${P}mirror_errors_total`, help: 'Failures to follow etcd (probe, watch, reload), by reason.', labelNames: ['reason'], registers });
   // Pre-initialise every series so rate() works from the first scrape.
   for (const reason of MIRROR_ERROR_REASONS) errors.inc({ reason }, 0);
@@ -97,6 +101,7 @@ function mirrorCounters(registry: Registry): MirrorMetrics {
     invalidDocument: (reason: InvalidReason) => invalid.inc({ reason }),
     reload: (reason) => reloads.inc({ reason }),
     mirrorError: (reason) => errors.inc({ reason }),
+    renderFailure: (reason) => renders.inc({ reason }),
   };
 }
 
