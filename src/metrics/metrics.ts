@@ -105,6 +105,37 @@ function mirrorCounters(registry: Registry): MirrorMetrics {
   };
 }
 
+/** What the response budget (http/budget.ts) reports. */
+export interface BudgetReader {
+  readonly bytes: number;
+  readonly refused: number;
+  readonly maxBytes: number;
+}
+
+/** Registers the pending-response-bytes gauges and the refusals counter, read at scrape time. */
+export function registerBudgetMetrics(registry: Registry, budget: BudgetReader): void {
+  const registers = [registry];
+  new Gauge({
+    name: `${P}http_pending_response_bytes`, help: 'Bytes of response bodies held by responses not fully written (a body shared by several counts once).', registers,
+    collect() {
+      this.set(budget.bytes);
+    },
+  });
+  new Gauge({
+    name: `${P}http_pending_response_bytes_limit`, help: 'Bound of http_pending_response_bytes; over it, requests are refused with 503.', registers,
+    collect() {
+      this.set(budget.maxBytes);
+    },
+  });
+  new Counter({
+    name: `${P}http_pending_bytes_refusals_total`, help: 'Requests refused with 503 because pending response bytes were at their bound.', registers,
+    collect() {
+      this.reset();
+      this.inc(budget.refused);
+    },
+  });
+}
+
 function httpMetrics(registry: Registry): HttpMetrics {
   const registers = [registry];
   const requests = new Counter({ name: `${P}http_requests_total`, help: 'HTTP requests, by route and status code.', labelNames: ['route', 'code'], registers });
