@@ -78,7 +78,7 @@ export async function sendView(req: IncomingMessage, res: ServerResponse, render
     return;
   }
   if (!budget.hold(res, body)) {
-    res.removeHeader('Content-Encoding');
+    for (const h of ['Content-Encoding', 'ETag', 'Vary', 'Cache-Control']) res.removeHeader(h);
     sendBusy(res);
     return;
   }
