@@ -60,7 +60,7 @@ export async function startServer(config: ServeConfig, logger: Logger, overrides
     registerStateGauges(registry, mirror);
     hub = new EventHub(mirror);
     const { app, handler } = createHttpHandler({
-      mirror, registry, httpMetrics: metrics.http, logger, cacheMaxBytes: config.cacheMaxBytes,
+      mirror, registry, httpMetrics: metrics.http, logger, cacheMaxBytes: config.cacheMaxBytes, maxPendingResponseBytes: config.maxPendingResponseBytes,
       ...(config.auth === undefined ? {} : { access: config.auth }),
       ...(config.scrapeConfigs === undefined ? {} : { scrapeConfigs: config.scrapeConfigs }),
       operator: { source: mirror, hub },

@@ -151,7 +151,7 @@ export class EmptyGroupCleaner {
     const now = this.now();
     const empty = new Set<string>();
     for (const g of content.groups) {
-      if (g.nodes.length > 0) continue;
+      if (g.size > 0) continue;
       empty.add(g.name);
       if (!this.emptySince.has(g.name)) this.emptySince.set(g.name, now);
     }

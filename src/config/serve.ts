@@ -47,6 +47,8 @@ export interface ServeConfig {
   readonly labelPolicy: LabelPolicy;
   /** Open HTTP connections at most. Default 1024. */
   readonly maxConnections: number;
+  /** Bytes of bodies unfinished responses may hold before new ones get 503. Default 256 MiB. */
+  readonly maxPendingResponseBytes: number;
   /** Access control of the SD endpoints; absent: they are open. Secret. */
   readonly auth?: AuthConfig;
   /** HTTPS listener; absent: plain HTTP. */
@@ -80,6 +82,8 @@ export const SERVE_SETTINGS: readonly SettingRow[] = deepFreeze([
   row('max-label-bytes', 'int', 'BYTES', 'limits.max_label_bytes', '4096', 'Documents with a label name or value longer than this are skipped and counted.'),
   PROTECTED_LABELS_SETTING,
   row('max-connections', 'int', 'N', 'http.max_connections', '1024', 'Open HTTP connections at most; more are closed at once.'),
+  row('max-pending-response-bytes', 'int', 'BYTES', 'http.max_pending_response_bytes', '268435456',
+    'Bytes of response bodies that responses not yet fully written may hold (a body shared by several counts once); over it, new /v1/targets requests get 503 with Retry-After.'),
   ...HTTP_SETTINGS,
   ...SCRAPE_SETTINGS,
   ...CLEANUP_SETTINGS,
@@ -111,6 +115,7 @@ export function loadServeConfig(argv: readonly string[], env: Env, readFile: Rea
     cacheMaxBytes: checkPositive(need(settings, 'cache-max-bytes'), 'bytes'),
     httpWriteTimeoutMs: checkPositive(need(settings, 'http-write-timeout'), 'ms'),
     maxConnections: checkPositive(need(settings, 'max-connections'), 'connections'),
+    maxPendingResponseBytes: checkPositive(need(settings, 'max-pending-response-bytes'), 'bytes'),
     documentLimits: {
       maxDocumentBytes: checkPositive(need(settings, 'max-document-bytes'), 'bytes'),
       maxLabels: checkPositive(need(settings, 'max-labels'), 'labels'),

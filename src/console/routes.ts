@@ -38,7 +38,7 @@ function consoleHandler(source: OperatorOptions['source']): RequestHandler {
     const invalid = invalidUnder(state);
     const html = renderConsole({
       revision: source.revision, status: source.status(), targets: content.targetCount,
-      groups: content.groups.map((g) => ({ name: g.name, nodes: g.nodes.length, exporterTypes: g.exporterTypes })),
+      groups: content.groups.map((g) => ({ name: g.name, nodes: g.size, exporterTypes: g.exporterTypes })),
       nodes: listNodes(content, state, { page: 1, pageSize: DEFAULT_PAGE_SIZE }),
       invalid: { total: invalid.length, documents: invalid.slice(0, 100) },
     });

@@ -1,9 +1,10 @@
 /**
  * Target changes between two registry snapshots. Pure. Groups whose view
- * is the same object did not change (state.ts rebuilds only changed groups),
- * so a change costs O(groups) plus the nodes of the groups it touched.
+ * is the same object did not change, nor did chunks that are (state.ts
+ * re-renders only changed chunks), so a change costs O(groups + chunks of
+ * the groups it touched) plus the nodes of the chunks it touched.
  */
-import type { Content, GroupView } from '../registry/index.js';
+import type { Content, GroupView, RenderedChunk, RenderedNode } from '../registry/index.js';
 
 /** One target change. `target` is the served target group's JSON (absent on removal). */
 export interface TargetChange {
@@ -26,12 +27,48 @@ function diffGroup(name: string, before: GroupView['nodes'], after: GroupView['n
   for (const key of old.keys()) out.push({ type: 'removed', group: name, node: key });
 }
 
+const firstKey = (c: RenderedChunk): string => c.nodes[0]?.key ?? '';
+
+/**
+ * The nodes of the chunks `before` and `after` do not share: only those can
+ * differ. Both lists are in key order and a shared chunk covers the same keys
+ * in both, so one merge walk by first key pairs the shared ones.
+ */
+function unshared(before: readonly RenderedChunk[], after: readonly RenderedChunk[]): [RenderedNode[], RenderedNode[]] {
+  const gone: RenderedChunk[] = [];
+  const come: RenderedChunk[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < before.length || j < after.length) {
+    const b = before[i];
+    const a = after[j];
+    if (b !== undefined && b === a) {
+      i++;
+      j++;
+    } else if (a === undefined || (b !== undefined && firstKey(b) <= firstKey(a))) {
+      if (b !== undefined) gone.push(b);
+      if (a !== undefined && b !== undefined && firstKey(b) === firstKey(a)) {
+        come.push(a);
+        j++;
+      }
+      i++;
+    } else {
+      come.push(a);
+      j++;
+    }
+  }
+  return [gone.flatMap((c) => c.nodes), come.flatMap((c) => c.nodes)];
+}
+
 /** Every target added, changed or removed from `before` to `after`. */
 export function diffContent(before: Content, after: Content): TargetChange[] {
   const out: TargetChange[] = [];
   for (const g of after.groups) {
     const was = before.group(g.name);
-    if (was !== g) diffGroup(g.name, was?.nodes ?? NO_NODES, g.nodes, out);
+    // A chunk held by both views is the same object, its nodes unchanged (node-chunks.ts).
+    if (was === g) continue;
+    const [gone, come] = unshared(was?.chunks ?? [], g.chunks);
+    diffGroup(g.name, gone, come, out);
   }
   for (const g of before.groups) {
     if (after.group(g.name) === undefined) diffGroup(g.name, g.nodes, NO_NODES, out);

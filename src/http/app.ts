@@ -7,10 +7,11 @@ import express, { type Express, type RequestHandler } from 'express';
 import type { Registry } from 'prom-client';
 import { mountOperatorRoutes, type OperatorOptions } from '../console/routes.js';
 import type { Logger } from '../log.js';
-import type { HttpMetrics } from '../metrics/metrics.js';
+import { registerBudgetMetrics, type HttpMetrics } from '../metrics/metrics.js';
 import type { MirrorStatus } from '../mirror/mirror.js';
 import type { ScrapeConfigDefaults } from '../scrape-config/index.js';
 import { CredentialCheck, requireCredentials, type RouteCredentials } from './auth.js';
+import { ResponseBudget } from './budget.js';
 import { errorHandler, notFound } from './errors.js';
 import { withFastPath } from './fast-path.js';
 import { ViewCache } from './rendered.js';
@@ -25,6 +26,8 @@ export interface AppOptions {
   readonly logger: Logger;
   /** Byte bound of the filtered-view cache. */
   readonly cacheMaxBytes: number;
+  /** Bytes of bodies unfinished responses may hold; default `DEFAULT_MAX_PENDING_RESPONSE_BYTES`. */
+  readonly maxPendingResponseBytes?: number;
   /** Credentials the SD routes (and `/metrics` when `protectMetrics`) require; absent: open. Secret. */
   readonly access?: RouteCredentials & { readonly protectMetrics: boolean };
   /** Serves `/v1/scrape-configs` behind `adminToken`; absent: that route does not exist. Secret. */
@@ -42,16 +45,22 @@ export interface HttpHandler {
 /** Creates the app and its fast path, sharing one view cache. */
 export function createHttpHandler(opts: AppOptions): HttpHandler {
   const cache = new ViewCache(opts.cacheMaxBytes);
-  const app = createApp(opts, cache);
+  const budget = new ResponseBudget(opts.maxPendingResponseBytes);
+  registerBudgetMetrics(opts.registry, budget);
+  const app = createApp(opts, cache, budget);
   const handler = withFastPath(app, {
-    mirror: opts.mirror, cache, metrics: opts.httpMetrics,
+    mirror: opts.mirror, cache, metrics: opts.httpMetrics, budget,
     ...(opts.access === undefined ? {} : { credentials: new CredentialCheck(opts.access) }),
   });
   return { app, handler };
 }
 
 /** Creates the app; `shuttingDown` may be flipped on shutdown so `/readyz` fails first. */
-export function createApp(opts: AppOptions, cache = new ViewCache(opts.cacheMaxBytes)): Express & { locals: { shuttingDown: boolean } } {
+export function createApp(
+  opts: AppOptions,
+  cache = new ViewCache(opts.cacheMaxBytes),
+  budget = new ResponseBudget(opts.maxPendingResponseBytes),
+): Express & { locals: { shuttingDown: boolean } } {
   const app = express();
   // Express would hash every body for its own ETag; ours are precomputed per state.
   app.set('etag', false);
@@ -59,7 +68,7 @@ export function createApp(opts: AppOptions, cache = new ViewCache(opts.cacheMaxB
   app.set('query parser', 'simple');
   app.locals['shuttingDown'] = false;
   app.use(observe(opts.httpMetrics));
-  const sd = mountRegistryRoutes(app, opts, cache);
+  const sd = mountRegistryRoutes(app, opts, cache, budget);
   app.get('/healthz', (_req, res) => {
     res.status(200).json({ status: 'ok' });
   });
@@ -78,6 +87,8 @@ export function createApp(opts: AppOptions, cache = new ViewCache(opts.cacheMaxB
       last_event_age_seconds: s.lastEventAgeMs === undefined ? null : s.lastEventAgeMs / 1000,
       // Why etcd is unreachable (e.g. a certificate problem): the first thing an operator needs.
       ...(s.lastError === undefined ? {} : { etcd_error: s.lastError }),
+      // Groups serving their last good view because their latest change could not be rendered.
+      ...(s.renderFailures === undefined ? {} : { render_failures: s.renderFailures }),
     });
   });
   app.get('/metrics', ...(opts.access?.protectMetrics === true ? sd : []), async (_req, res) => {
@@ -95,8 +106,8 @@ export function createApp(opts: AppOptions, cache = new ViewCache(opts.cacheMaxB
  * `/v1/scrape-configs` (behind the admin token, only when one is set).
  * Returns the SD credential check, for `/metrics`.
  */
-function mountRegistryRoutes(app: Express, opts: AppOptions, cache: ViewCache): RequestHandler[] {
-  const targets = targetsHandler(opts.mirror, cache);
+function mountRegistryRoutes(app: Express, opts: AppOptions, cache: ViewCache, budget: ResponseBudget): RequestHandler[] {
+  const targets = targetsHandler(opts.mirror, cache, budget);
   // /healthz and /readyz stay open: probes carry no credentials.
   const sd: RequestHandler[] = opts.access === undefined ? [] : [requireCredentials(opts.access, opts.logger)];
   app.get('/v1/targets', ...sd, targets);

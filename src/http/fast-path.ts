@@ -13,6 +13,7 @@ import type { HttpMetrics } from '../metrics/metrics.js';
 import { isValidGroupName } from '../registry/index.js';
 import { parseShardParams } from '../shard/index.js';
 import { parseAuthorization, type CredentialCheck } from './auth.js';
+import type { ResponseBudget } from './budget.js';
 import type { TargetFilter, ViewCache } from './rendered.js';
 import { sendView, type ContentSource } from './targets.js';
 
@@ -21,6 +22,7 @@ export interface FastPathOptions {
   readonly mirror: ContentSource;
   readonly cache: ViewCache;
   readonly metrics: HttpMetrics;
+  readonly budget: ResponseBudget;
   /** The SD routes' credential check; absent when they are open. */
   readonly credentials?: CredentialCheck;
 }
@@ -121,6 +123,6 @@ export function withFastPath(app: RequestListener, opts: FastPathOptions): Reque
     const start = process.hrtime.bigint();
     res.once('finish', () => opts.metrics.observe(route.pattern, res.statusCode, Number(process.hrtime.bigint() - start) / 1e9));
     // Content and revision read in the same tick: the revision describes exactly this content.
-    sendView(req, res, opts.cache.view(content, route.filter), opts.mirror.revision).catch(() => res.destroy());
+    sendView(req, res, () => opts.cache.view(content, route.filter), opts.mirror.revision, opts.budget).catch(() => res.destroy());
   };
 }

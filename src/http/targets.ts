@@ -7,6 +7,7 @@ import type { RequestHandler } from 'express';
 import type { Content } from '../registry/index.js';
 import { HttpError } from './errors.js';
 import { parseTargetFilter, onlyParams } from './query.js';
+import { sendBusy, type ResponseBudget } from './budget.js';
 import type { RenderedView, ViewCache } from './rendered.js';
 
 /** What the routes read from the mirror. */
@@ -43,10 +44,18 @@ export function acceptsGzip(header: string | undefined): boolean {
 
 /**
  * Answers with a rendered view: ETag, revision, 304 on a matching
- * `If-None-Match`, gzip when accepted. Plain `node:http` calls only, so the
- * Express routes and the fast path (`fast-path.ts`) share it.
+ * `If-None-Match`, gzip when accepted, 503 when the pending-bytes `budget`
+ * is spent (checked before rendering: `view` is called only with room left).
+ * Plain `node:http` calls only, so the Express routes and the fast path
+ * (`fast-path.ts`) share it.
  */
-export async function sendView(req: IncomingMessage, res: ServerResponse, view: RenderedView, revision: number): Promise<void> {
+export async function sendView(req: IncomingMessage, res: ServerResponse, render: () => RenderedView, revision: number, budget: ResponseBudget): Promise<void> {
+  if (!budget.hasRoom()) {
+    budget.refuse();
+    sendBusy(res);
+    return;
+  }
+  const view = render();
   res.setHeader('ETag', view.etag);
   res.setHeader('X-Etcd-Revision', String(revision));
   res.setHeader('Vary', 'Accept-Encoding');
@@ -62,19 +71,30 @@ export async function sendView(req: IncomingMessage, res: ServerResponse, view: 
     body = await view.gzipped();
     res.setHeader('Content-Encoding', 'gzip');
   }
+  if (req.method === 'HEAD') {
+    res.setHeader('Content-Length', String(body.length));
+    res.statusCode = 200;
+    res.end();
+    return;
+  }
+  if (!budget.hold(res, body)) {
+    for (const h of ['Content-Encoding', 'ETag', 'Vary', 'Cache-Control']) res.removeHeader(h);
+    sendBusy(res);
+    return;
+  }
   res.setHeader('Content-Length', String(body.length));
   res.statusCode = 200;
-  res.end(req.method === 'HEAD' ? undefined : body);
+  res.end(body);
 }
 
 /** `GET /v1/targets[?group=..][&exporter_type=..]` and `GET /v1/targets/:group`. */
-export function targetsHandler(source: ContentSource, cache: ViewCache): RequestHandler {
+export function targetsHandler(source: ContentSource, cache: ViewCache, budget: ResponseBudget): RequestHandler {
   return async (req, res) => {
     const group = typeof req.params['group'] === 'string' ? req.params['group'] : undefined;
     const filter = parseTargetFilter(req, group);
     const content = current(source);
     // Read revision and content in the same tick: the revision describes exactly this content.
-    await sendView(req, res, cache.view(content, filter), source.revision);
+    await sendView(req, res, () => cache.view(content, filter), source.revision, budget);
   };
 }
 
@@ -88,7 +108,7 @@ export function groupsHandler(source: ContentSource): RequestHandler {
       const groups = content.groups.map((g) => ({
         name: g.name,
         common_labels: g.commonLabels,
-        nodes: g.nodes.length,
+        nodes: g.size,
         exporter_types: g.exporterTypes,
       }));
       cached = { version: content.version, body: Buffer.from(JSON.stringify(groups)) };

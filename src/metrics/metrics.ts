@@ -3,7 +3,7 @@
  * prom-client's global one), so tests and embedders can own theirs.
  */
 import { Counter, Gauge, Histogram, collectDefaultMetrics, type Registry } from 'prom-client';
-import { INVALID_REASONS, type InvalidReason } from '../registry/index.js';
+import { INVALID_REASONS, RENDER_FAILURE_REASONS, type InvalidReason } from '../registry/index.js';
 import { MIRROR_ERROR_REASONS, type Mirror, type MirrorMetrics, type ReloadReason } from '../mirror/mirror.js';
 
 const P = 'etcd_http_sd_';
@@ -101,6 +101,10 @@ function mirrorCounters(registry: Registry): MirrorMetrics {
   const events = new Counter({ name: `${P}watch_events_total`, help: 'Watch events applied, by type.', labelNames: ['type'], registers });
   const invalid = new Counter({ name: `${P}invalid_documents_skipped_total`, help: 'Invalid documents skipped (on load and on watch), by reason.', labelNames: ['reason'], registers });
   const reloads = new Counter({ name: `${P}reloads_total`, help: 'Full listings of the prefix, by reason.', labelNames: ['reason'], registers });
+  const renders = new Counter({
+    name: `${P}render_failures_total`, help: 'Group views that could not be built (the group kept serving its last good view), by reason.', labelNames: ['reason'], registers,
+  });
+  for (const reason of RENDER_FAILURE_REASONS) renders.inc({ reason }, 0);
   const errors = new Counter({ name: `${P}mirror_errors_total`, help: 'Failures to follow etcd (probe, watch, reload), by reason.', labelNames: ['reason'], registers });
   // Pre-initialise every series so rate() works from the first scrape.
   for (const reason of MIRROR_ERROR_REASONS) errors.inc({ reason }, 0);
@@ -112,7 +116,39 @@ function mirrorCounters(registry: Registry): MirrorMetrics {
     invalidDocument: (reason: InvalidReason) => invalid.inc({ reason }),
     reload: (reason) => reloads.inc({ reason }),
     mirrorError: (reason) => errors.inc({ reason }),
+    renderFailure: (reason) => renders.inc({ reason }),
   };
+}
+
+/** What the response budget (http/budget.ts) reports. */
+export interface BudgetReader {
+  readonly bytes: number;
+  readonly refused: number;
+  readonly maxBytes: number;
+}
+
+/** Registers the pending-response-bytes gauges and the refusals counter, read at scrape time. */
+export function registerBudgetMetrics(registry: Registry, budget: BudgetReader): void {
+  const registers = [registry];
+  new Gauge({
+    name: `${P}http_pending_response_bytes`, help: 'Bytes of response bodies held by responses not fully written (a body shared by several counts once).', registers,
+    collect() {
+      this.set(budget.bytes);
+    },
+  });
+  new Gauge({
+    name: `${P}http_pending_response_bytes_limit`, help: 'Bound of http_pending_response_bytes; over it, requests are refused with 503.', registers,
+    collect() {
+      this.set(budget.maxBytes);
+    },
+  });
+  new Counter({
+    name: `${P}http_pending_bytes_refusals_total`, help: 'Requests refused with 503 because pending response bytes were at their bound.', registers,
+    collect() {
+      this.reset();
+      this.inc(budget.refused);
+    },
+  });
 }
 
 function httpMetrics(registry: Registry): HttpMetrics {

@@ -7,7 +7,7 @@
 import { EventEmitter } from 'node:events';
 import { EtcdHttpSdError, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { Content, DocumentLimits, InvalidReason, LabelPolicy, ProtectedLabelCount } from '../registry/index.js';
+import type { Content, DocumentLimits, InvalidReason, LabelPolicy, ProtectedLabelCount, RenderFailure, StateHooks } from '../registry/index.js';
 import { DEFAULT_LABEL_POLICY, printableKey, RegistryState } from '../registry/index.js';
 import { Backoff, Sleeper } from './backoff.js';
 import { ContactReporter } from './contact.js';
@@ -20,6 +20,8 @@ export interface MirrorMetrics {
   reload(reason: ReloadReason): void;
   /** A failure of the mirror's contact with etcd, by reason. */
   mirrorError?(reason: MirrorErrorReason): void;
+  /** A group's view that could not be built (the group serves its last good one), by reason. */
+  renderFailure?(reason: RenderFailure['reason']): void;
 }
 
 /** Why the mirror could not follow etcd for a moment. */
@@ -68,6 +70,8 @@ export interface MirrorStatus {
   readonly lastError?: string;
   /** The last full listing: why, when (epoch ms) and at which revision; absent before the first. */
   readonly lastReload?: { readonly reason: ReloadReason; readonly at: number; readonly revision: number };
+  /** Groups whose latest change could not be rendered, each serving its last good view; absent when none. */
+  readonly renderFailures?: readonly string[];
 }
 
 type WatchOutcome = 'disconnected' | 'error' | 'stalled' | 'closed';
@@ -112,6 +116,13 @@ export class Mirror extends EventEmitter<MirrorEvents> {
   private readonly refusalBackoff: Backoff;
   private readonly log: Logger;
   private readonly contact: ContactReporter;
+  /** A group that cannot be rendered is counted each time, and logged when it starts failing. */
+  private readonly stateHooks: StateHooks = {
+    onRenderFailure: (f, first) => {
+      this.opts.metrics?.renderFailure?.(f.reason);
+      if (first) this.log.warn('group could not be rendered; serving its last good view', { group: f.group, reason: f.reason, detail: f.detail, servingLastGood: f.servingLastGood });
+    },
+  };
 
   constructor(private readonly opts: MirrorOptions) {
     super();
@@ -159,6 +170,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
   /** Snapshot of health for probes and metrics. */
   status(): MirrorStatus {
     const now = Date.now();
+    const failed = [...(this.state?.renderFailures().keys() ?? [])];
     return {
       ready: this.state !== undefined,
       connected: this.connected,
@@ -168,6 +180,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
       lastEventAgeMs: this.lastEventAt === undefined ? undefined : now - this.lastEventAt,
       ...(this.connected || this.contact.lastError === undefined ? {} : { lastError: this.contact.lastError }),
       ...(this.lastReload === undefined ? {} : { lastReload: this.lastReload }),
+      ...(failed.length === 0 ? {} : { renderFailures: failed }),
     };
   }
 
@@ -237,7 +250,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     const nextVersion = (this.state?.currentVersion ?? 0) + 1;
     // Group documents that stop decoding keep their last good version across the reload.
     const lastGood = this.state?.lastGoodGroups();
-    let fresh = new RegistryState(this.opts.prefix, nextVersion, lastGood, this.opts.limits, this.labelPolicy);
+    let fresh = new RegistryState(this.opts.prefix, nextVersion, lastGood, this.opts.limits, this.labelPolicy, this.stateHooks);
     let invalid: { key: string; reason: InvalidReason }[] = [];
     const revision = await this.opts.source.list(
       (kvs: readonly KeyValue[]) => {
@@ -247,7 +260,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
         }
       },
       () => {
-        fresh = new RegistryState(this.opts.prefix, nextVersion, lastGood, this.opts.limits, this.labelPolicy);
+        fresh = new RegistryState(this.opts.prefix, nextVersion, lastGood, this.opts.limits, this.labelPolicy, this.stateHooks);
         invalid = [];
       },
     );

@@ -19,7 +19,7 @@ export class Content {
     this.version = version;
     this.groups = groups;
     this.byName = new Map(groups.map((g) => [g.name, g]));
-    this.targetCount = groups.reduce((n, g) => n + g.nodes.length, 0);
+    this.targetCount = groups.reduce((n, g) => n + g.size, 0);
   }
 
   /** One group's view, if the group exists. */
@@ -29,7 +29,7 @@ export class Content {
 
   /** The full `/v1/targets` body: every node's target group, groups in name order. */
   get body(): string {
-    this.bodyCache ??= renderArray(this.groups.map((g) => g.fragment));
+    this.bodyCache ??= renderArray(fragmentsOf(this.groups));
     return this.bodyCache;
   }
 
@@ -38,9 +38,14 @@ export class Content {
    * O(groups), not O(bytes). A heartbeat changes no fragment, so no ETag.
    */
   get etag(): string {
-    this.etagCache ??= `"${contentHash('all', ...this.groups.filter((g) => g.nodes.length > 0).map((g) => g.hash))}"`;
+    this.etagCache ??= `"${contentHash('all', ...this.groups.filter((g) => g.size > 0).map((g) => g.hash))}"`;
     return this.etagCache;
   }
+}
+
+/** The groups' chunk fragments, in order: the pieces of their JSON array. */
+export function fragmentsOf(groups: readonly GroupView[]): string[] {
+  return groups.flatMap((g) => g.chunks.map((c) => c.fragment));
 }
 
 /** Joins JSON array fragments (empty ones skipped) into one JSON array. */

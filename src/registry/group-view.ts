@@ -1,10 +1,10 @@
 /**
  * The rendered, immutable view of one group: what every response about the
- * group is assembled from. Built once per change of the group.
+ * group is assembled from. Its nodes are rendered in chunks, and a change
+ * re-renders only the chunks it touched.
  */
 import { createHash } from 'node:crypto';
 import type { GroupDocument, NodeDocument } from './documents.js';
-import type { LabelPolicy } from './labels.js';
 import { renderNodeTarget, type CommonLabels } from './target.js';
 
 /** One node, rendered. */
@@ -22,6 +22,20 @@ export interface Credentials {
   readonly password: string;
 }
 
+/**
+ * Consecutive nodes of a group, rendered together (see node-chunks.ts):
+ * what a change to one node re-renders. Immutable; a chunk unchanged
+ * between two snapshots is the same object in both.
+ */
+export interface RenderedChunk {
+  /** Sorted by key. */
+  readonly nodes: readonly RenderedNode[];
+  /** The nodes' target groups joined with `,`: a slice of a JSON array. */
+  readonly fragment: string;
+  /** Content hash of `fragment` (computed on first use). */
+  readonly hash: string;
+}
+
 /** An immutable snapshot of one group. */
 export interface GroupView {
   readonly name: string;
@@ -29,15 +43,19 @@ export interface GroupView {
   readonly commonLabels: CommonLabels;
   /** Present when the group document sets a username or a password. Secret: never in public output. */
   readonly credentials?: Credentials;
-  /** Valid nodes, sorted by key. */
+  /** Number of valid nodes. */
+  readonly size: number;
+  /** The group's nodes in chunks, in key order. */
+  readonly chunks: readonly RenderedChunk[];
+  /** Valid nodes, sorted by key (gathered from `chunks` on first use). */
   readonly nodes: readonly RenderedNode[];
   /** Distinct exporter types, sorted. */
   readonly exporterTypes: readonly string[];
   /** Node count per exporter type. */
   readonly exporterTypeCounts: ReadonlyMap<string, number>;
-  /** The nodes' target groups joined with `,`: a slice of a JSON array. */
+  /** The nodes' target groups joined with `,` (joined from `chunks` on first use; responses write the chunks instead). */
   readonly fragment: string;
-  /** Content hash of `fragment`. */
+  /** Content hash of the group's nodes, from its chunks' hashes (computed on first use: only responses that name the group need it). */
   readonly hash: string;
 }
 
@@ -50,57 +68,113 @@ export function contentHash(...parts: readonly string[]): string {
 
 /**
  * Stored per node: the parsed document and its rendering. `rendered` is
- * undefined until the group's next view renders it: a node added (or whose
- * group document changed) is rendered once, straight into the group's
- * fragment, so loading a large registry leaves no per-node string behind.
- * Its address was checked on arrival, so rendering it cannot fail.
+ * undefined until its chunk is next rendered: a node added (or whose group
+ * document changed) is rendered once, straight into its chunk's fragment,
+ * so loading a large registry leaves no per-node string behind. Its
+ * address was checked on arrival, so rendering it fails only on a bug or
+ * on a chunk too large for one string; the state contains either.
  */
 export interface NodeEntry {
   readonly doc: NodeDocument;
   readonly rendered: RenderedNode | undefined;
 }
 
-function jsonOf(group: string, common: CommonLabels, key: string, entry: NodeEntry, policy: LabelPolicy): string {
+/** Renders one node's target group: `renderNodeTarget`, or a stand-in in tests. */
+export type NodeRenderer = typeof renderNodeTarget;
+
+function jsonOf(group: string, common: CommonLabels, key: string, entry: NodeEntry, render: NodeRenderer): string {
   if (entry.rendered !== undefined) return entry.rendered.json;
-  const json = renderNodeTarget(group, common, entry.doc, policy);
+  const json = render(group, common, entry.doc);
   if (!json.ok) throw new Error(`node ${key} of group ${group} cannot be rendered (${json.detail}), yet it was accepted`);
   return json.value;
 }
 
-/** Builds a group's view from its entries (any order); nodes not yet rendered are rendered under `policy`. */
-export function buildGroupView(
-  name: string,
-  doc: GroupDocument | undefined,
+/** Renders the chunk of `group` holding `keys` (sorted, each in `nodes`). */
+export function renderChunk(
+  group: string,
   common: CommonLabels,
+  keys: readonly string[],
   nodes: ReadonlyMap<string, NodeEntry>,
-  policy: LabelPolicy,
-): GroupView {
-  const entries = [...nodes].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  const jsons = entries.map(([k, entry]) => jsonOf(name, common, k, entry, policy));
+  render: NodeRenderer = renderNodeTarget,
+): RenderedChunk {
+  const entries = keys.map((k) => [k, nodes.get(k)] as const);
+  const jsons = entries.map(([k, entry]) => (entry === undefined ? '' : jsonOf(group, common, k, entry, render)));
   const fragment = jsons.join(',');
   // Each node's JSON becomes a slice of the fragment (V8 shares the bytes, no copy), so a
-  // group's bytes are held once, not twice; the state stores these nodes back (state.ts).
+  // chunk's bytes are held once, not twice; the state stores these nodes back (state.ts).
   let at = 0;
-  const rendered = entries.map(([key, entry], i): RenderedNode => {
+  const rendered: RenderedNode[] = [];
+  entries.forEach(([key, entry], i) => {
     const length = jsons[i]?.length ?? 0;
-    const json = fragment.slice(at, at + length);
+    if (entry !== undefined) rendered.push({ key, exporterType: entry.doc.exporterType, json: fragment.slice(at, at + length) });
     at += length + 1;
-    return { key, exporterType: entry.doc.exporterType, json };
   });
-  const counts = new Map<string, number>();
-  for (const n of rendered) counts.set(n.exporterType, (counts.get(n.exporterType) ?? 0) + 1);
-  const view: { -readonly [K in keyof GroupView]: GroupView[K] } = {
-    name,
-    commonLabels: common,
-    nodes: rendered,
-    exporterTypes: [...counts.keys()].sort(),
-    exporterTypeCounts: counts,
-    fragment,
-    hash: contentHash(fragment),
-  };
-  // Password-only groups are normal (the Go sidecars write them): credentials whenever either is set.
-  if (doc !== undefined && (doc.username !== undefined || doc.password !== undefined)) {
-    view.credentials = { username: doc.username ?? '', password: doc.password ?? '' };
+  return new Chunk(rendered, fragment);
+}
+
+class Chunk implements RenderedChunk {
+  private digest: string | undefined;
+  constructor(readonly nodes: readonly RenderedNode[], readonly fragment: string) {}
+  get hash(): string {
+    this.digest ??= contentHash(this.fragment);
+    return this.digest;
   }
-  return view;
+}
+
+class ChunkedGroupView implements GroupView {
+  readonly credentials?: Credentials;
+  private digest: string | undefined;
+  private nodeList: readonly RenderedNode[] | undefined;
+  private counts: ReadonlyMap<string, number> | undefined;
+  private types: readonly string[] | undefined;
+  private joined: string | undefined;
+
+  constructor(
+    readonly name: string,
+    readonly commonLabels: CommonLabels,
+    readonly chunks: readonly RenderedChunk[],
+    readonly size: number,
+    credentials: Credentials | undefined,
+  ) {
+    if (credentials !== undefined) this.credentials = credentials;
+  }
+
+  get hash(): string {
+    // One string, one hash update: a call per chunk costs more than the hashing itself.
+    this.digest ??= contentHash(this.chunks.map((c) => c.hash).join(','));
+    return this.digest;
+  }
+
+  get nodes(): readonly RenderedNode[] {
+    this.nodeList ??= this.chunks.length === 1 ? (this.chunks[0]?.nodes ?? []) : this.chunks.flatMap((c) => c.nodes);
+    return this.nodeList;
+  }
+
+  get exporterTypeCounts(): ReadonlyMap<string, number> {
+    if (this.counts === undefined) {
+      const counts = new Map<string, number>();
+      for (const c of this.chunks) for (const n of c.nodes) counts.set(n.exporterType, (counts.get(n.exporterType) ?? 0) + 1);
+      this.counts = counts;
+    }
+    return this.counts;
+  }
+
+  get exporterTypes(): readonly string[] {
+    this.types ??= [...this.exporterTypeCounts.keys()].sort();
+    return this.types;
+  }
+
+  get fragment(): string {
+    this.joined ??= this.chunks.map((c) => c.fragment).join(',');
+    return this.joined;
+  }
+}
+
+/** A group's view from its rendered chunks (in key order), holding `size` nodes in all. */
+export function groupView(name: string, doc: GroupDocument | undefined, common: CommonLabels, chunks: readonly RenderedChunk[], size: number): GroupView {
+  // Password-only groups are normal (the Go sidecars write them): credentials whenever either is set.
+  const credentials = doc !== undefined && (doc.username !== undefined || doc.password !== undefined)
+    ? { username: doc.username ?? '', password: doc.password ?? '' }
+    : undefined;
+  return new ChunkedGroupView(name, common, chunks, size, credentials);
 }

@@ -1,14 +1,18 @@
 /**
  * The authoritative in-memory registry: plain Maps fed with etcd key/value
  * changes, from which immutable `Content` snapshots are built on demand.
- * Pure: no I/O. A change to one node re-renders only that node and its
- * group; a change to a group document re-renders the group's nodes.
+ * Pure: no I/O. A change to one node re-renders that node and the chunk of
+ * its group holding it (node-chunks.ts), so its cost does not grow with the
+ * group; a change to a group document re-renders the group's nodes. A group
+ * whose rendering throws keeps its last good view and is reported
+ * (`renderFailures`); the other groups are not affected.
  */
 import { Content } from './content.js';
 import { parseGroupDocument, parseNodeDocument, type GroupDocument, type InvalidReason, type NodeDocument } from './documents.js';
-import { buildGroupView, type GroupView, type NodeEntry } from './group-view.js';
+import { groupView, renderChunk, type GroupView, type NodeEntry, type NodeRenderer, type RenderedChunk } from './group-view.js';
 import { classifyKey, GROUP_NAME_RULE } from './keys.js';
 import { DEFAULT_DOCUMENT_LIMITS, parseWithinLimits, type DocumentLimits } from './limits.js';
+import { ChunkIndex } from './node-chunks.js';
 import { isUndecodableKey } from './raw-key.js';
 import { DEFAULT_LABEL_POLICY, protectedLabelsIn, sanitizeLabels, type LabelPolicy } from './labels.js';
 import { renderNodeTarget, resolveAddress, type CommonLabels } from './target.js';
@@ -52,8 +56,32 @@ interface GroupEntry {
   broken: boolean;
   common: CommonLabels;
   readonly nodes: Map<string, NodeEntry>;
-  /** Cached view; undefined when the group changed since it was built. */
+  /** The nodes' keys in chunks, each with its rendering. */
+  readonly chunks: ChunkIndex<RenderedChunk>;
+  /** The view in force: the last one built, or the last good one when a build failed. */
   view: GroupView | undefined;
+  /** The group changed since `view` was built (or its build was tried). */
+  stale: boolean;
+}
+
+/** A group whose view could not be built; it serves its last good view. */
+export interface RenderFailure {
+  readonly group: string;
+  /** `too_large`: a string over V8's limit; `render_error`: anything else. */
+  readonly reason: 'too_large' | 'render_error';
+  readonly detail: string;
+  /** Whether the group still serves an earlier view (else it serves no nodes). */
+  readonly servingLastGood: boolean;
+}
+
+export const RENDER_FAILURE_REASONS: readonly RenderFailure['reason'][] = ['too_large', 'render_error'];
+
+/** Optional parts of a state. */
+export interface StateHooks {
+  /** Called for each failed build of a group's view; `first` when the group was not failing already. */
+  readonly onRenderFailure?: (failure: RenderFailure, first: boolean) => void;
+  /** Renders a node: `renderNodeTarget` unless a test substitutes one. */
+  readonly renderNode?: NodeRenderer;
 }
 
 const UNCHANGED: ApplyResult = { changed: false };
@@ -68,9 +96,12 @@ export class RegistryState {
   private readonly lastGood: Map<string, GroupDocument>;
   /** Documents in force setting a protected label, by `source\0label`. */
   private readonly protectedCounts = new Map<string, number>();
+  /** Renders one node under the label policy (or the test's stand-in). */
+  private readonly renderNode: NodeRenderer;
   private sortedNames: string[] | undefined;
   private version: number;
   private content: Content | undefined;
+  private readonly failures = new Map<string, RenderFailure>();
 
   /**
    * `startVersion` lets a reloaded state continue the old one's versions;
@@ -84,8 +115,10 @@ export class RegistryState {
     lastGood: ReadonlyMap<string, GroupDocument> = new Map(),
     private readonly limits: DocumentLimits = DEFAULT_DOCUMENT_LIMITS,
     readonly labelPolicy: LabelPolicy = DEFAULT_LABEL_POLICY,
+    private readonly hooks: StateHooks = {},
   ) {
     this.prefix = prefix;
+    this.renderNode = hooks.renderNode ?? ((group, common, node) => renderNodeTarget(group, common, node, labelPolicy));
     this.version = startVersion;
     this.lastGood = new Map(lastGood);
   }
@@ -129,6 +162,19 @@ export class RegistryState {
     return this.content;
   }
 
+  /** Documents in force whose protected labels are dropped, by kind and label; only non-zero counts. */
+  protectedLabelCounts(): ProtectedLabelCount[] {
+    return [...this.protectedCounts].map(([k, documents]) => {
+      const [source, label] = k.split('\0') as ['group' | 'node', string];
+      return { source, label, documents };
+    });
+  }
+
+  /** Groups whose last view build failed, by name (each serves its last good view). */
+  renderFailures(): ReadonlyMap<string, RenderFailure> {
+    return this.failures;
+  }
+
   /** The version the next snapshot will carry. */
   get currentVersion(): number {
     return this.version;
@@ -139,14 +185,6 @@ export class RegistryState {
     const counts = new Map<InvalidReason, number>();
     for (const { reason } of this.invalidKeys.values()) counts.set(reason, (counts.get(reason) ?? 0) + 1);
     return counts;
-  }
-
-  /** Documents in force whose protected labels are dropped, by kind and label; only non-zero counts. */
-  protectedLabelCounts(): ProtectedLabelCount[] {
-    return [...this.protectedCounts].map(([k, documents]) => {
-      const [source, label] = k.split('\0') as ['group' | 'node', string];
-      return { source, label, documents };
-    });
   }
 
   /** Documents currently skipped, with why; in key order. */
@@ -176,16 +214,32 @@ export class RegistryState {
   }
 
   private viewOf(name: string, entry: GroupEntry): GroupView {
-    if (entry.view === undefined) {
-      const withheld = entry.broken && entry.doc === undefined;
-      entry.view = buildGroupView(name, entry.doc, entry.common, withheld ? new Map() : entry.nodes, this.labelPolicy);
-      // Keep the view's nodes, whose JSON points into the group's fragment, instead of copies.
-      for (const n of entry.view.nodes) {
-        const stored = entry.nodes.get(n.key);
-        if (stored !== undefined) entry.nodes.set(n.key, { doc: stored.doc, rendered: n });
-      }
+    if (entry.view !== undefined && !entry.stale) return entry.view;
+    entry.stale = false;
+    const withheld = entry.broken && entry.doc === undefined;
+    try {
+      const chunks = withheld ? [] : entry.chunks.build((keys) => this.renderChunkOf(name, entry, keys));
+      entry.view = groupView(name, entry.doc, entry.common, chunks, withheld ? 0 : entry.nodes.size);
+      this.failures.delete(name);
+    } catch (err) {
+      // Contained here: a request or a reload never sees it. Retried with the group's next change.
+      const failure = renderFailure(name, err, entry.view !== undefined);
+      const first = !this.failures.has(name);
+      this.failures.set(name, failure);
+      entry.view ??= groupView(name, entry.doc, entry.common, [], 0);
+      this.hooks.onRenderFailure?.(failure, first);
     }
     return entry.view;
+  }
+
+  private renderChunkOf(name: string, entry: GroupEntry, keys: readonly string[]): RenderedChunk {
+    const chunk = renderChunk(name, entry.common, keys, entry.nodes, this.renderNode);
+    // Keep the chunk's nodes, whose JSON points into its fragment, instead of copies.
+    for (const n of chunk.nodes) {
+      const stored = entry.nodes.get(n.key);
+      if (stored !== undefined) entry.nodes.set(n.key, { doc: stored.doc, rendered: n });
+    }
+    return chunk;
   }
 
   // Skipped, never merged with a key it would decode to: two such keys must not collide.
@@ -204,7 +258,7 @@ export class RegistryState {
   private entry(group: string): GroupEntry {
     let e = this.groups.get(group);
     if (e === undefined) {
-      e = { doc: undefined, broken: false, common: {}, nodes: new Map(), view: undefined };
+      e = { doc: undefined, broken: false, common: {}, nodes: new Map(), chunks: new ChunkIndex(), view: undefined, stale: true };
       this.groups.set(group, e);
       this.sortedNames = undefined;
     }
@@ -214,6 +268,7 @@ export class RegistryState {
   private dropIfEmpty(group: string, e: GroupEntry): void {
     if (e.doc === undefined && !e.broken && e.nodes.size === 0) {
       this.groups.delete(group);
+      this.failures.delete(group);
       this.sortedNames = undefined;
     }
   }
@@ -249,7 +304,7 @@ export class RegistryState {
       if (changed) this.setGroupDoc(group, e, stale);
       return { changed, invalid: this.recordInvalid({ key, reason: bad.reason, detail: `${bad.detail}; its last valid version stays in force` }) };
     }
-    e.view = undefined;
+    e.stale = true;
     const detail = `${bad.detail}; never seen valid, so the group's nodes are withheld`;
     return { changed: !wasWithheld, invalid: this.recordInvalid({ key, reason: bad.reason, detail }) };
   }
@@ -278,10 +333,11 @@ export class RegistryState {
     this.countProtected('group', e.doc?.commonLabels, doc?.commonLabels);
     e.doc = doc;
     e.common = doc === undefined ? {} : sanitizeLabels(doc.commonLabels, undefined, this.labelPolicy);
-    e.view = undefined;
+    e.stale = true;
     // Re-rendered with the next view. A node valid once stays valid under new common labels:
     // address and port do not depend on them.
     for (const [node, n] of e.nodes) e.nodes.set(node, { doc: n.doc, rendered: undefined });
+    e.chunks.touchAll();
     this.dropIfEmpty(group, e);
   }
 
@@ -313,12 +369,14 @@ export class RegistryState {
     const target = this.entry(group);
     if (old === undefined) {
       target.nodes.set(node, { doc: parsedDoc.value, rendered: undefined });
+      target.chunks.add(node);
     } else {
       const json = rendered.value;
       target.nodes.set(node, { doc: parsedDoc.value, rendered: { key: node, exporterType: parsedDoc.value.exporterType, json } });
       if (old.rendered?.json === json) return UNCHANGED; // e.g. a label the renderer drops
+      target.chunks.touch(node);
     }
-    target.view = undefined;
+    target.stale = true;
     return CHANGED;
   }
 
@@ -328,10 +386,17 @@ export class RegistryState {
     if (e === undefined || old === undefined) return false;
     e.nodes.delete(node);
     this.countProtected('node', old.doc.labels, undefined);
-    e.view = undefined;
+    e.chunks.remove(node);
+    e.stale = true;
     this.dropIfEmpty(group, e);
     return true;
   }
+}
+
+function renderFailure(group: string, err: unknown, servingLastGood: boolean): RenderFailure {
+  const detail = err instanceof Error ? err.message : String(err);
+  const reason = err instanceof RangeError && /string length/i.test(detail) ? 'too_large' : 'render_error';
+  return { group, reason, detail, servingLastGood };
 }
 
 /**

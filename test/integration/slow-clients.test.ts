@@ -66,3 +66,57 @@ test('non-reading clients are cut after the write timeout; connections over the 
   idle.forEach((s) => s.destroy());
   await eventually('served again once they left', async () => ((await httpGet(`${server.url}/healthz`)).status === 200 ? true : undefined));
 });
+
+/** A metric's value in a Prometheus text exposition. */
+function metricValue(text: string, name: string): number {
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+  if (line === undefined) throw new Error(`no ${name} in /metrics`);
+  return Number(line.slice(name.length + 1));
+}
+
+test('200 non-reading clients asking for distinct bodies hold at most the pending-bytes budget', { timeout: 60_000 }, async (t) => {
+  const etcd = await useTestEtcd(t);
+  const c = etcd.client();
+  await putNodes(c, 2000);
+  const small = formatNodeDocument({ id: 'a', exporterType: 'node_exporter', port: 9100, metricsPath: '/metrics', labels: {}, status: 'healthy', lastSeen: formatGoTime(new Date(0)) });
+  await c.put('/services/small/nodes/a_node_exporter').value(small);
+  const budget = 32 * 1024 * 1024;
+  // A long write timeout: the budget, not the deadline, is what bounds memory here.
+  const server = await useTestServer(t, etcd.endpoint, {
+    args: ['--http-write-timeout', '120s', '--max-pending-response-bytes', String(budget), '--cache-max-bytes', String(16 * 1024 * 1024)],
+  });
+  await waitForConvergence(server, c);
+  const one = await httpGet(`${server.url}/v1/targets?group=g&exporter_type=node_exporter`);
+  const bodyBytes = one.body.length;
+  const metrics = async (): Promise<string> => (await httpGet(`${server.url}/metrics`)).text;
+  const rssBefore = process.memoryUsage().rss;
+  const clients = 200;
+  const sockets = await Promise.all(Array.from({ length: clients }, (_, i) => nonReader(server.url, `/v1/targets?group=g&exporter_type=node_exporter&exporter_type=x${i}`)));
+  t.after(() => sockets.forEach((s) => s.destroy()));
+  // Bodies are admitted while they fit: the rest are refused, not rendered into memory for good.
+  const admitted = Math.floor(budget / bodyBytes);
+  await eventually('every request answered or refused', async () => {
+    const m = await metrics();
+    return metricValue(m, 'etcd_http_sd_http_pending_bytes_refusals_total') === clients - admitted ? m : undefined;
+  }, 30_000);
+  const m = await metrics();
+  const pending = metricValue(m, 'etcd_http_sd_http_pending_response_bytes');
+  assert.equal(pending, admitted * bodyBytes);
+  assert.ok(pending <= budget);
+  // Stated bound: the process grows by at most the budget plus the view cache plus 96 MiB of
+  // working memory (without the budget these clients pinned 200 bodies, ~880 MB).
+  const grown = process.memoryUsage().rss - rssBefore;
+  assert.ok(grown < budget + 16 * 1024 * 1024 + 96 * 1024 * 1024, `RSS grew by ${(grown / 1048576).toFixed(0)} MiB`);
+  // A client asking for a small body is served; one asking for another large one is told to come back.
+  const smallRes = await httpGet(`${server.url}/v1/targets/small`);
+  assert.equal(smallRes.status, 200);
+  assert.equal((JSON.parse(smallRes.text) as unknown[]).length, 1);
+  const busy = await httpGet(`${server.url}/v1/targets?exporter_type=node_exporter`);
+  assert.equal(busy.status, 503);
+  assert.equal(busy.headers['retry-after'], '1');
+  assert.equal((await httpGet(`${server.url}/readyz`)).status, 200);
+  // Once they leave, their bytes are released and large bodies are served again.
+  sockets.forEach((s) => s.destroy());
+  await eventually('pending bytes back to 0', async () => (metricValue(await metrics(), 'etcd_http_sd_http_pending_response_bytes') === 0 ? true : undefined));
+  assert.equal((await httpGet(`${server.url}/v1/targets?exporter_type=node_exporter`)).status, 200);
+});

@@ -52,6 +52,7 @@ test('defaults', () => {
     cacheMaxBytes: 67108864,
     httpWriteTimeoutMs: 30000,
     maxConnections: 1024,
+    maxPendingResponseBytes: 268435456,
     documentLimits: { maxDocumentBytes: 1572864, maxLabels: 128, maxLabelBytes: 4096 },
     labelPolicy: { protectedLabels: ['job'], setting: '--protected-labels (default job)' },
   });
