@@ -274,11 +274,16 @@ export class RegistryClient extends EventEmitter implements NodeOwner {
     this.logger.info('node deregistered', { key });
   }
 
-  /** A fresh etcd3 client for a lease recovery: the watches move to it once cancelled on the old one. */
+  /**
+   * A fresh etcd3 client for a lease recovery. The watches leave the old one
+   * first and come back once the nodes are restored (`onRestored`): while
+   * the lease is lost there is nothing to repair, and a watch made on a
+   * client while etcd is down leaves etcd3 re-dialling on a backoff timer
+   * that outlives close() (measured: the process stayed up 25 s).
+   */
   private refreshConnection(): void {
     const detached = this.guard.detach();
     this.handle.refresh(() => detached);
-    void detached.then(() => this.guard.rewatch());
   }
 
   /** Another registrant's lease took one of our keys: stop writing it (it keeps its key). */
@@ -330,6 +335,7 @@ export class RegistryClient extends EventEmitter implements NodeOwner {
   }
 
   private onRestored(e: RestoredEvent): void {
+    this.guard.rewatch();
     this.logger.info('lease restored: every node put again', { ...e });
     this.emit('restored', e);
   }
