@@ -224,6 +224,7 @@ export class RegistryClient extends EventEmitter implements NodeOwner {
   /** What to do about a key under `holder`'s lease: take it over (resolves with the lease), write it once gone (`undefined`), or refuse (throws). */
   private async decideOnHolder(ref: NodeRef, holder: string, takeover: boolean): Promise<string | undefined> {
     if (takeover) return holder;
+    this.logger.info('node key held by another lease: waiting to see whether it is renewed (a live registrant) or expires (a crashed one)', { key: ref.key, holderLeaseId: holder });
     const verdict = await observeHolder(() => this.handle.current, holder, () => this.closing !== undefined);
     this.assertOpen('register');
     if (verdict === 'gone') {
