@@ -212,7 +212,7 @@ function toEvent(ev: { type: string; kv: IKeyValue }): WatchEvent {
  * refused watcher), leaving one idle stream per failure. Reaches into etcd3
  * internals, guarded: `destroyStream` checks its own preconditions and throws.
  */
-function endIdleWatchStream(ns: Namespace): void {
+export function endIdleWatchStream(ns: Namespace): void {
   // Internal, untyped: WatchManager is not exported by etcd3.
   const manager = (ns as unknown as { watchManager?: { watchers?: unknown[]; destroyStream?: () => void } }).watchManager;
   if (manager?.watchers?.length !== 0 || typeof manager.destroyStream !== 'function') return;

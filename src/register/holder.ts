@@ -11,7 +11,8 @@
  * showing more means someone renewed it. A live holder is so told at its
  * first renewal after we start looking, about a second later at most
  * (within TTL/3 for ours); a lease that is not renewed expires within the
- * TTL it showed, so this never waits more than one TTL. It never mistakes a
+ * TTL it showed, so this never waits more than one TTL (and the time etcd
+ * takes to revoke an expired lease). It never mistakes a
  * live registrant for a dead one, which a guess from a look shorter than
  * the holder's renewal period could.
  */
@@ -25,6 +26,8 @@ export type HolderVerdict = 'gone' | 'live';
 const POLL_MS = 200;
 /** Allowance for the time between etcd's clock and ours (round trips, scheduling). */
 const SLACK_MS = 300;
+/** How long etcd may keep an expired lease before revoking it (it revokes in rounds of 500 ms, more under load). */
+const REVOKE_LAG_MS = 2000;
 
 /** Watches lease `holder` until it is gone or shown renewed; `cancelled` stops early (as `live`: write nothing). */
 export async function observeHolder(client: () => Etcd3, holder: string, cancelled: () => boolean): Promise<HolderVerdict> {
@@ -36,8 +39,10 @@ export async function observeHolder(client: () => Etcd3, holder: string, cancell
     if (cancelled()) return 'live';
     const ttl = await remainingTtl(client(), holder);
     if (ttl < 0) return 'gone';
-    const elapsedS = Math.max(0, Date.now() - started - SLACK_MS) / 1000;
-    if (ttl + elapsedS >= first + 1) return 'live';
+    const elapsedMs = Date.now() - started;
+    // TTL 0: less than a second left, or expired and not yet revoked (etcd revokes in rounds): it tells nothing.
+    if (ttl > 0 && ttl + Math.max(0, elapsedMs - SLACK_MS) / 1000 >= first + 1) return 'live';
+    if (elapsedMs > (first + 1) * 1000 + REVOKE_LAG_MS) return 'live'; // outlived its TTL by far: renewed (a 1 s lease shows 0 throughout)
   }
 }
 

@@ -14,7 +14,7 @@
  * (etcd3 re-dials a watch stream forever otherwise, and the process never exits).
  */
 import type { Etcd3, IKeyValue, IWatchResponse, Namespace, Watcher } from 'etcd3';
-import { cancelWatcher } from '../mirror/etcd-source.js';
+import { cancelWatcher, endIdleWatchStream } from '../mirror/etcd-source.js';
 import type { SeenKey } from './store.js';
 
 /** What the client does with what the watch sees. */
@@ -70,6 +70,7 @@ export class KeyWatch {
     if (this.ns === undefined || this.nsOf !== client) {
       this.ns = client.namespace('');
       this.nsOf = client;
+      capWatchBackoff(this.ns);
     }
     return this.ns;
   }
@@ -89,10 +90,12 @@ export class KeyWatch {
    */
   async detach(): Promise<void> {
     const all = [...this.watchers.values()];
+    const ns = this.ns;
     this.watchers.clear();
     this.ns = undefined;
     this.nsOf = undefined;
     await Promise.all(all.map(cancelWatcher));
+    if (ns !== undefined) endIdleWatchStream(ns);
   }
 
   /** Cancels every watcher for good. */
@@ -100,6 +103,34 @@ export class KeyWatch {
     this.closed = true;
     await this.detach();
   }
+}
+
+/** Longest wait of our watch streams between two reconnects. */
+const MAX_WATCH_BACKOFF_MS = 1000;
+
+interface Backoff {
+  readonly duration: number;
+  next(): Backoff;
+}
+
+function backoff(ms: number): Backoff {
+  return { duration: ms, next: () => backoff(Math.min(MAX_WATCH_BACKOFF_MS, ms * 2)) };
+}
+
+/**
+ * etcd3 1.1.2 schedules a reconnect of a broken watch stream twice per
+ * failure (on `error` and on `end`), so its backoff reaches its 30 s cap
+ * within a second of etcd going away; those timers cannot be cancelled and
+ * keep the process up that long after close() (measured: 25 s). Capped at
+ * 1 s, a watch is also back within a second of etcd returning. Reaches into
+ * etcd3 internals, guarded: an etcd3 without these fields keeps its own.
+ */
+function capWatchBackoff(ns: Namespace): void {
+  const manager = (ns as unknown as { watchManager?: { initialBackoff?: unknown; backoff?: unknown } }).watchManager;
+  if (manager?.initialBackoff === undefined || manager.backoff === undefined) return;
+  const first = backoff(100);
+  manager.initialBackoff = first;
+  manager.backoff = first;
 }
 
 function toSeen(type: string, kv: IKeyValue): SeenKey {
