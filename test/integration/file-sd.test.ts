@@ -43,7 +43,8 @@ test('--output FILE follows the registry: the /v1/targets body, YAML by extensio
 
   const first = await eventually('the JSON file to hold the served body', async () => ((await readText(json)) === `${await body('/v1/targets')}\n` ? true : undefined));
   assert.ok(first);
-  assert.equal((await httpGet(`http://127.0.0.1:${port}/readyz`)).status, 200);
+  // The rename makes the file visible before the write (directory fsync included) is done and counted.
+  await eventually('file-sd ready once its first write is done', async () => ((await httpGet(`http://127.0.0.1:${port}/readyz`)).status === 200 ? true : undefined));
   await eventually('the YAML file to hold shard 1', async () => {
     const text = await readText(yml);
     return text !== undefined && JSON.stringify(parse(text)) === (await body('/v1/targets?shard=1&shards=2')) ? true : undefined;
@@ -55,9 +56,12 @@ test('--output FILE follows the registry: the /v1/targets body, YAML by extensio
   await eventually('the new node in the file', async () => ((await readText(json))?.includes('127.0.9.9:9100') ? true : undefined));
   assert.equal(await readText(json), `${await body('/v1/targets')}\n`);
   assert.notEqual((await stat(json)).ino, inode, 'replaced by rename, not rewritten in place');
-  const metrics = (await httpGet(`http://127.0.0.1:${port}/metrics`)).text;
+  // Counted once the write is done; a heartbeat write would have come before the new node's, so two is exact.
+  const metrics = await eventually('the new node\'s write counted', async () => {
+    const text = (await httpGet(`http://127.0.0.1:${port}/metrics`)).text;
+    return text.includes('etcd_http_sd_file_sd_in_step 1\n') && !/etcd_http_sd_file_sd_writes_total [01]\n/.test(text) ? text : undefined;
+  });
   assert.match(metrics, /etcd_http_sd_file_sd_writes_total 2\n/, 'one write on load, one for the new node, none for the heartbeat');
-  assert.match(metrics, /etcd_http_sd_file_sd_in_step 1\n/);
   assert.deepEqual((await readdir(dir)).sort(), ['shard1.yml', 'targets.json'], 'no temp file left behind');
 });
 

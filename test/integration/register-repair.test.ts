@@ -123,7 +123,10 @@ test('an overwrite by a writer without a lease is put back; a deleted node of a 
   assert.deepEqual(events.repaired.map((e) => e.cause), ['overwritten']);
   assert.equal((JSON.parse((await keys(etcd.client(), KEY))[0]?.value ?? '{}') as { port?: number }).port, 9100);
   await other.close();
-  await new Promise((r) => setTimeout(r, 300));
+  // A later outside delete of the open node: its repair is queued behind anything the closed
+  // node's delete could have caused (one watch stream, in revision order; writes run one at a time).
+  await etcd.client().delete().key(KEY);
+  await eventually('the open node repaired after the close', () => (events.repaired.length > 1 ? true : undefined), BACK_WITHIN_MS);
   assert.equal(await leaseOf(etcd.client(), '/services/web/nodes/w2_node_exporter'), undefined, 'a closed node is never put back');
   assert.equal(node.state, 'registered');
 });
