@@ -34,7 +34,8 @@ export async function loadRegistryState(etcd: EtcdConnectionConfig, policy: Labe
     );
     return { state, revision, skipped };
   } catch (err) {
-    throw new EtcdUnavailableError(`list ${etcd.prefix}/ from ${etcd.endpoints.join(',') || DEFAULT_CLIENT_ENDPOINT}: ${errorMessage(err)}`, { cause: err });
+    const from = etcd.endpoints.join(',') || DEFAULT_CLIENT_ENDPOINT;
+    throw new EtcdUnavailableError(`cannot read the registry from ${from}: list ${etcd.prefix}/: ${errorMessage(err)}`, { cause: err });
   } finally {
     client.close();
   }

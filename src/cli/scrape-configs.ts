@@ -11,16 +11,15 @@ import { formatHelp, isHelpRequested, UsageError } from '../config/flags.js';
 import { authFrom, HTTP_SETTINGS } from '../config/http.js';
 import { SCRAPE_SETTINGS, scrapeDefaultsFrom } from '../config/scrape.js';
 import { SHARD_SETTINGS, shardSettingsFrom, shardSpecs } from '../config/shard.js';
-import { ETCD_CONNECTION_SETTINGS, LISTEN_SETTING, loadEtcdConnection, type EtcdConnectionConfig } from '../config/serve.js';
-import { ConfigError, EtcdUnavailableError, describe, errorMessage } from '../errors.js';
-import { createEtcdClient } from '../etcd/client.js';
+import { ETCD_CONNECTION_SETTINGS, LISTEN_SETTING, loadEtcdConnection } from '../config/serve.js';
+import { ConfigError, describe } from '../errors.js';
 import { writeFileAtomic } from '../file-sd/index.js';
-import { EtcdSource } from '../mirror/etcd-source.js';
 import { hostUrl } from '../net.js';
-import { RegistryState, type Content } from '../registry/index.js';
+import type { Content } from '../registry/index.js';
 import { passwordFiles, renderScrapeConfigs } from '../scrape-config/index.js';
 import { applyFileAccess, directoryMode, fileAccessFrom, type FileAccess } from './file-owner.js';
 import { EXIT_OK, type CliContext } from './io.js';
+import { loadRegistryState } from './load-state.js';
 
 function optionalText(settings: Settings, name: string): string | undefined {
   const v = settings.get(name);
@@ -82,7 +81,8 @@ export async function scrapeConfigsCommand(ctx: CliContext): Promise<number> {
     throw new ConfigError(output.where, 'with --shards and no --shard there is one document per shard: put {shard} in the file name, or pick one with --shard');
   }
   if (perShardFile && shards === undefined) throw new ConfigError(output.where, '{shard} in the file name needs --shards');
-  const { content, revision } = await readRegistry(etcd);
+  const { state, revision } = await loadRegistryState(etcd);
+  const content = state.snapshot();
   const access = fileAccessFrom(optionalText(settings, 'file-owner'), optionalText(settings, 'file-mode'), ctx.readFile);
   const docs = (shards === undefined ? [undefined] : shardSpecs(shards)).map((shard) => ({
     shard,
@@ -114,29 +114,6 @@ function defaultExternalUrl(settings: Settings): string {
   const scheme = settings.get('tls-cert-file') === undefined ? 'http' : 'https';
   const h = host === '0.0.0.0' || host === '' ? '127.0.0.1' : host === '::' ? '::1' : host;
   return hostUrl(scheme, h, port);
-}
-
-/** One consistent listing of the registry, as the server would serve it. */
-async function readRegistry(etcd: EtcdConnectionConfig): Promise<{ content: Content; revision: number }> {
-  const client = createEtcdClient(etcd);
-  const source = new EtcdSource(client, etcd.prefix);
-  try {
-    let state = new RegistryState(etcd.prefix);
-    const revision = await source.list(
-      (kvs) => {
-        for (const kv of kvs) state.apply({ type: 'put', key: kv.key, value: kv.value });
-      },
-      () => {
-        state = new RegistryState(etcd.prefix); // compacted mid-listing: the listing starts again
-      },
-    );
-    return { content: state.snapshot(), revision };
-  } catch (err) {
-    throw new EtcdUnavailableError(`cannot read the registry from ${etcd.endpoints.join(',')}: ${errorMessage(err)}`, { cause: err });
-  } finally {
-    await source.close();
-    client.close();
-  }
 }
 
 async function writePasswordFiles(content: Content, dir: string, access: FileAccess): Promise<number> {

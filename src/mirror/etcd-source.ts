@@ -77,19 +77,25 @@ export class EtcdSource implements RegistrySource {
     this.watchNs = client;
   }
 
-  async list(onPage: (kvs: readonly KeyValue[]) => void, onRestart: () => void): Promise<number> {
+  /**
+   * Lists the prefix page by page at one revision and resolves with it.
+   * Without `atRevision` the listing starts again (`onRestart`) when that
+   * revision is compacted away under it; with it, the listing is of that
+   * revision or fails, since no other revision would do.
+   */
+  async list(onPage: (kvs: readonly KeyValue[]) => void, onRestart: () => void, atRevision?: number): Promise<number> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.listOnce(onPage);
+        return await this.listOnce(onPage, atRevision);
       } catch (err) {
-        if (!(err instanceof GRPCOutOfRangeError) || attempt >= MAX_LIST_ATTEMPTS) throw err;
+        if (!(err instanceof GRPCOutOfRangeError) || attempt >= MAX_LIST_ATTEMPTS || atRevision !== undefined) throw err;
         onRestart(); // compacted under us: start again at a new revision
       }
     }
   }
 
-  private async listOnce(onPage: (kvs: readonly KeyValue[]) => void): Promise<number> {
-    let revision: number | undefined;
+  private async listOnce(onPage: (kvs: readonly KeyValue[]) => void, atRevision: number | undefined): Promise<number> {
+    let revision = atRevision;
     let key = this.start;
     let limit = Math.min(this.pageSize, FIRST_PAGE_SIZE);
     for (;;) {

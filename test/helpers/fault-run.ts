@@ -17,6 +17,8 @@
  */
 import { Etcd3, type IOptions } from 'etcd3';
 import { prefixEnd } from '../../src/etcd/client.js';
+import { EtcdSource } from '../../src/mirror/etcd-source.js';
+import type { KeyValue } from '../../src/mirror/source.js';
 import { formatGoTime, formatGroupDocument, formatNodeDocument, RegistryState, type NodeDocumentInput } from '../../src/registry/index.js';
 import { startTestEtcd, type CleanupContext, type TestEtcd } from './etcd.js';
 import { httpGet, useTestServer } from './server.js';
@@ -137,15 +139,11 @@ export class Rng {
 /** Lists `{prefix}/` at exactly `revision` (paged) and renders it as `/v1/targets` would. Rejects if compacted. */
 export async function renderAtRevision(client: Etcd3, prefix: string, revision: number, pageSize = 500): Promise<string> {
   const state = new RegistryState(prefix);
-  const end = prefixEnd(Buffer.from(`${prefix}/`));
-  let key = Buffer.from(`${prefix}/`);
-  for (;;) {
-    const res = await client.kv.range({ key, range_end: end, limit: pageSize, revision });
-    for (const kv of res.kvs) state.apply({ type: 'put', key: kv.key.toString('utf8'), value: kv.value.toString('utf8') });
-    const last = res.kvs[res.kvs.length - 1];
-    if (!res.more || last === undefined) return state.snapshot().body;
-    key = Buffer.concat([last.key, Buffer.from([0])]);
-  }
+  const apply = (kvs: readonly KeyValue[]): void => {
+    for (const kv of kvs) state.apply({ type: 'put', key: kv.key, value: kv.value });
+  };
+  await new EtcdSource(client, prefix, pageSize).list(apply, () => undefined, revision);
+  return state.snapshot().body;
 }
 
 /** Reads one sample of a Prometheus text metric; 0 when absent. */
