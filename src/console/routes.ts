@@ -10,6 +10,7 @@ import { listNodes, DEFAULT_PAGE_SIZE } from '../explain/nodes.js';
 import { explainHandler, invalidHandler, nodesHandler, type OperatorSource } from '../explain/routes.js';
 import { onlyParams } from '../http/query.js';
 import type { MirrorStatus } from '../mirror/mirror.js';
+import { served } from '../registry/index.js';
 import { renderConsole, renderWaiting, WAITING_REFRESH_SECONDS } from './page.js';
 import { CONSOLE_SCRIPT } from './script.js';
 
@@ -27,9 +28,9 @@ function consoleHandler(source: OperatorOptions['source']): RequestHandler {
     onlyParams(req, []);
     res.setHeader('Content-Security-Policy', CSP);
     res.setHeader('Cache-Control', 'no-cache');
-    const content = source.content();
+    const now = served(source);
     const state = source.registryState();
-    if (content === undefined || state === undefined) {
+    if (now === undefined || state === undefined) {
       // A browser asks for `/`: HTML, not the API's JSON 503, still a 503 for probes and scripts.
       res.setHeader('Retry-After', String(WAITING_REFRESH_SECONDS));
       res.status(503).type('html').end(renderWaiting(source.status()));
@@ -37,9 +38,9 @@ function consoleHandler(source: OperatorOptions['source']): RequestHandler {
     }
     const invalid = invalidUnder(state);
     const html = renderConsole({
-      revision: source.revision, status: source.status(), targets: content.targetCount,
-      groups: content.groups.map((g) => ({ name: g.name, nodes: g.size, exporterTypes: g.exporterTypes })),
-      nodes: listNodes(content, state, { page: 1, pageSize: DEFAULT_PAGE_SIZE }),
+      revision: now.revision, status: source.status(), targets: now.content.targetCount,
+      groups: now.content.groups.map((g) => ({ name: g.name, nodes: g.size, exporterTypes: g.exporterTypes })),
+      nodes: listNodes(now.content, state, { page: 1, pageSize: DEFAULT_PAGE_SIZE }),
       invalid: { total: invalid.length, documents: invalid.slice(0, 100) },
     });
     res.status(200).type('html').end(html);

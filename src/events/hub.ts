@@ -4,13 +4,11 @@
  * still held), and fanned out to clients whose unsent bytes are bounded (a
  * client that does not read is dropped, never buffered without bound).
  */
-import type { Content } from '../registry/index.js';
+import type { Content, ServedSource } from '../registry/index.js';
 import { diffContent, type TargetChange } from './diff.js';
 
 /** What the hub watches: the mirror. */
-export interface ChangeSource {
-  content(): Content | undefined;
-  readonly revision: number;
+export interface ChangeSource extends ServedSource {
   on(event: 'change', listener: () => void): unknown;
   off(event: 'change', listener: () => void): unknown;
 }

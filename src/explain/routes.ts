@@ -6,31 +6,27 @@
 import type { Request, RequestHandler } from 'express';
 import { HttpError } from '../http/errors.js';
 import { checkGroupName, onlyParams } from '../http/query.js';
-import type { Content } from '../registry/index.js';
+import { served, type Served, type ServedSource } from '../registry/index.js';
 import { explainGroupDocument, explainNode, groupOfKey, invalidUnder, type ExplainReader } from './explain.js';
 import { groupExplanationJson, nodeExplanationJson } from './json.js';
 import { DEFAULT_PAGE_SIZE, listNodes, MAX_PAGE_SIZE, type NodeQuery } from './nodes.js';
 
 /** What the routes read: the mirror. */
-export interface OperatorSource {
-  content(): Content | undefined;
+export interface OperatorSource extends ServedSource {
   registryState(): ExplainReader | undefined;
-  readonly revision: number;
 }
 
-/** A consistent pair read in one tick. */
-export interface Loaded {
-  readonly content: Content;
+/** The served snapshot, its revision and the state behind them. */
+export interface Loaded extends Served {
   readonly state: ExplainReader;
-  readonly revision: number;
 }
 
-/** The current content and state, or 503 before the first load. */
+/** The current content, revision and state, or 503 before the first load. */
 export function loaded(source: OperatorSource): Loaded {
-  const content = source.content();
+  const now = served(source);
   const state = source.registryState();
-  if (content === undefined || state === undefined) throw new HttpError(503, 'registry not loaded yet');
-  return { content, state, revision: source.revision };
+  if (now === undefined || state === undefined) throw new HttpError(503, 'registry not loaded yet');
+  return { ...now, state };
 }
 
 function text(req: Request, name: string): string | undefined {

@@ -10,7 +10,7 @@
  */
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { HttpMetrics } from '../metrics/metrics.js';
-import { isValidGroupName } from '../registry/index.js';
+import { isValidGroupName, served } from '../registry/index.js';
 import { parseShardParams } from '../shard/index.js';
 import { parseAuthorization, type CredentialCheck } from './auth.js';
 import type { ResponseBudget } from './budget.js';
@@ -114,15 +114,14 @@ function fastRoute(req: IncomingMessage): FastRoute | undefined {
 export function withFastPath(app: RequestListener, opts: FastPathOptions): RequestListener {
   return (req: IncomingMessage, res: ServerResponse) => {
     const route = fastRoute(req);
-    const content = route === undefined ? undefined : opts.mirror.content();
+    const now = route === undefined ? undefined : served(opts.mirror);
     const allowed = opts.credentials === undefined || opts.credentials.accepts(parseAuthorization(req.headers.authorization));
-    if (route === undefined || content === undefined || !allowed) {
+    if (route === undefined || now === undefined || !allowed) {
       app(req, res);
       return;
     }
     const start = process.hrtime.bigint();
     res.once('finish', () => opts.metrics.observe(route.pattern, res.statusCode, Number(process.hrtime.bigint() - start) / 1e9));
-    // Content and revision read in the same tick: the revision describes exactly this content.
-    sendView(req, res, () => opts.cache.view(content, route.filter), opts.mirror.revision, opts.budget).catch(() => res.destroy());
+    sendView(req, res, () => opts.cache.view(now.content, route.filter), now.revision, opts.budget).catch(() => res.destroy());
   };
 }

@@ -8,7 +8,7 @@ import type { Request, RequestHandler } from 'express';
 import { renderScrapeConfigs, type ScrapeConfigDefaults } from '../scrape-config/index.js';
 import { HttpError } from './errors.js';
 import { onlyParams, parseShard } from './query.js';
-import type { ContentSource } from './targets.js';
+import { current, type ContentSource } from './targets.js';
 
 // host, IPv4 or [IPv6], with an optional port: nothing that could change the URL's meaning.
 const HOST = /^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
@@ -27,10 +27,8 @@ export function scrapeConfigsHandler(source: ContentSource, defaults: ScrapeConf
   return (req, res) => {
     onlyParams(req, ['shard', 'shards', 'shard_by']);
     const shard = parseShard(req);
-    const content = source.content();
-    // A document from a partial registry would drop jobs: better none.
-    if (content === undefined) throw new HttpError(503, 'registry not loaded yet');
-    const revision = source.revision;
+    // A document from a partial registry would drop jobs: better none (503 before the first load).
+    const { content, revision } = current(source);
     const body = renderScrapeConfigs(content.groups, {
       ...defaults,
       externalUrl: defaults.externalUrl ?? requestBaseUrl(req),

@@ -4,23 +4,21 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RequestHandler } from 'express';
-import type { Content } from '../registry/index.js';
+import { served, type Served, type ServedSource } from '../registry/index.js';
 import { HttpError } from './errors.js';
 import { parseTargetFilter, onlyParams } from './query.js';
 import { sendBusy, type ResponseBudget } from './budget.js';
 import type { RenderedView, ViewCache } from './rendered.js';
 
 /** What the routes read from the mirror. */
-export interface ContentSource {
-  content(): Content | undefined;
-  readonly revision: number;
-}
+export type ContentSource = ServedSource;
 
-function current(source: ContentSource): Content {
-  const content = source.content();
+/** The served snapshot and its revision, or 503 before the first load. */
+export function current(source: ContentSource): Served {
+  const now = served(source);
   // Prometheus keeps its previous targets on any error: better than partial data.
-  if (content === undefined) throw new HttpError(503, 'registry not loaded yet');
-  return content;
+  if (now === undefined) throw new HttpError(503, 'registry not loaded yet');
+  return now;
 }
 
 /** Whether `If-None-Match` matches `etag` (weak comparison, as RFC 9110 asks for this header). */
@@ -92,9 +90,8 @@ export function targetsHandler(source: ContentSource, cache: ViewCache, budget: 
   return async (req, res) => {
     const group = typeof req.params['group'] === 'string' ? req.params['group'] : undefined;
     const filter = parseTargetFilter(req, group);
-    const content = current(source);
-    // Read revision and content in the same tick: the revision describes exactly this content.
-    await sendView(req, res, () => cache.view(content, filter), source.revision, budget);
+    const { content, revision } = current(source);
+    await sendView(req, res, () => cache.view(content, filter), revision, budget);
   };
 }
 
@@ -103,7 +100,7 @@ export function groupsHandler(source: ContentSource): RequestHandler {
   let cached: { version: number; body: Buffer } | undefined;
   return (req, res) => {
     onlyParams(req, []);
-    const content = current(source);
+    const { content, revision } = current(source);
     if (cached?.version !== content.version) {
       const groups = content.groups.map((g) => ({
         name: g.name,
@@ -113,7 +110,7 @@ export function groupsHandler(source: ContentSource): RequestHandler {
       }));
       cached = { version: content.version, body: Buffer.from(JSON.stringify(groups)) };
     }
-    res.setHeader('X-Etcd-Revision', String(source.revision));
+    res.setHeader('X-Etcd-Revision', String(revision));
     res.setHeader('Content-Type', 'application/json');
     res.status(200).end(cached.body);
   };

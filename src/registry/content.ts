@@ -43,6 +43,28 @@ export class Content {
   }
 }
 
+/** A snapshot and the etcd revision it reflects. */
+export interface Served {
+  readonly content: Content;
+  readonly revision: number;
+}
+
+/** Where the served snapshot and its revision are read from: the mirror. */
+export interface ServedSource {
+  content(): Content | undefined;
+  readonly revision: number;
+}
+
+/**
+ * The snapshot and its revision, read together so that the revision
+ * describes exactly this content (both move only when the mirror applies
+ * events or reloads, never between the two reads). Undefined before the first load.
+ */
+export function served(source: ServedSource): Served | undefined {
+  const content = source.content();
+  return content === undefined ? undefined : { content, revision: source.revision };
+}
+
 /** The groups' chunk fragments, in order: the pieces of their JSON array. */
 export function fragmentsOf(groups: readonly GroupView[]): string[] {
   return groups.flatMap((g) => g.chunks.map((c) => c.fragment));
