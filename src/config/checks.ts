@@ -4,6 +4,7 @@
  * setting as the user wrote it and the bad value (never a secret's value).
  */
 import { ConfigError, describe } from '../errors.js';
+import { isPort, MAX_PORT } from '../net.js';
 import { readSettingFile, type ReadFile, type Resolved, type SettingRow, type Settings } from './file.js';
 import type { FlagKind, FlagSpec } from './flags.js';
 
@@ -43,13 +44,13 @@ const LISTEN = /^(?:\[([0-9A-Fa-f:.]+)\]|([^\s:[\]]*)):(\d{1,5})$/;
 export function checkListen(r: Resolved): { readonly host: string; readonly port: number } {
   const m = LISTEN.exec(text(r));
   const port = Number(m?.[3]);
-  if (m === null || port > 65535) {
+  if (m === null || !isPort(port, 0)) {
     const raw = text(r);
     // "::1:9911" is ambiguous (is 9911 part of the address?): IPv6 needs brackets, as in URLs.
     const v6 = /^([0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*):([0-9]{1,5})$/.exec(raw);
     const addr = v6?.[1]?.endsWith(':') === true ? `${v6[1]}:` : v6?.[1];
     const hint = v6 !== null && !raw.startsWith('[') ? `; an IPv6 address goes in brackets: [${addr}]:${v6[2]}` : raw.startsWith('[') && !raw.includes(']:') ? '; add the port after the bracket: [::1]:9911' : '';
-    throw new ConfigError(r.where, `expected host:port, :port or [ipv6]:port with a port from 0 to 65535, got ${describe(r.value)}${hint}`);
+    throw new ConfigError(r.where, `expected host:port, :port or [ipv6]:port with a port from 0 to ${MAX_PORT}, got ${describe(r.value)}${hint}`);
   }
   // ":9911" means every interface, as in Go's net.Listen.
   return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
@@ -58,7 +59,7 @@ export function checkListen(r: Resolved): { readonly host: string; readonly port
 /** A port from `min` to 65535. */
 export function checkPort(r: Resolved, min: number): number {
   const port = num(r);
-  if (port < min || port > 65535) throw new ConfigError(r.where, `must be a port from ${min} to 65535, got ${port}`);
+  if (!isPort(port, min)) throw new ConfigError(r.where, `must be a port from ${min} to ${MAX_PORT}, got ${port}`);
   return port;
 }
 

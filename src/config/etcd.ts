@@ -5,6 +5,7 @@
  */
 import { ConfigError, describe } from '../errors.js';
 import type { EtcdConnection, EtcdTls } from '../etcd/client.js';
+import { isPort } from '../net.js';
 import { cleanPrefix } from '../registry/keys.js';
 import { checkPositive, deepFreeze, need, readSecretFile, row, text } from './checks.js';
 import { CONFIG_FLAG, readSettingFile, type ReadFile, type Resolved, type SettingRow, type Settings } from './file.js';
@@ -69,7 +70,7 @@ function endpointsFrom(r: Resolved | undefined): Endpoints {
   for (const url of urls) {
     const m = ENDPOINT.exec(url);
     const port = Number(m?.[3]);
-    if (m === null || port < 1 || port > 65535) {
+    if (m === null || !isPort(port)) {
       throw new ConfigError(r.where, `${describe(url)} is not an etcd endpoint: write http://host:port or https://host:port`);
     }
     schemes.add(m[1] ?? '');

@@ -12,7 +12,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { EtcdHttpSdError, InvalidArgumentError, TimeoutError, errorMessage } from '../errors.js';
-import { hostUrl } from '../net.js';
+import { hostUrl, isPort } from '../net.js';
 import { waitForHealthy } from './health.js';
 import {
   assertPortFree, binaryMissing, checkExecutable, findLeftover, LOOPBACK, prepareDataDir, removePidFile, stopLeftover, writePidFile,
@@ -363,7 +363,7 @@ function checkOptions(opts: EmbeddedEtcdOptions): void {
   if (opts.dataDir === '') throw new InvalidArgumentError('dataDir', opts.dataDir, 'must not be empty');
   for (const field of ['clientPort', 'peerPort'] as const) {
     const port = opts[field];
-    if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    if (!isPort(port)) {
       throw new InvalidArgumentError(field, port, 'must be an integer port between 1 and 65535');
     }
   }

@@ -3,7 +3,7 @@ import { createServer, type Server, type RequestListener } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { ConfigError, errorMessage } from '../errors.js';
-import { joinHostPort } from '../net.js';
+import { joinHostPort, MAX_PORT } from '../net.js';
 
 /** Certificate chain and key (PEM) for an HTTPS listener. */
 export interface ListenTls {
@@ -88,7 +88,7 @@ function closeServer(server: Server | HttpsServer, deadlineMs: number): Promise<
 export function listenProblem(err: unknown, at: { host: string; port: number }, flag: string): Error {
   const code = (err as NodeJS.ErrnoException).code;
   const where = joinHostPort(at.host, at.port);
-  if (code === 'EADDRINUSE') return new ConfigError(flag, `${where} is already in use; choose another port (e.g. ${flag} 127.0.0.1:${at.port < 65535 ? at.port + 1 : 1024}) or stop what holds it`, { cause: err });
+  if (code === 'EADDRINUSE') return new ConfigError(flag, `${where} is already in use; choose another port (e.g. ${flag} 127.0.0.1:${at.port < MAX_PORT ? at.port + 1 : 1024}) or stop what holds it`, { cause: err });
   if (code === 'EACCES') return new ConfigError(flag, `${where}: permission denied (ports below 1024 need privileges); choose a port from 1024`, { cause: err });
   if (code === 'EADDRNOTAVAIL') return new ConfigError(flag, `${where}: no such address on this machine; use 127.0.0.1, 0.0.0.0, [::] or one of its addresses`, { cause: err });
   return new ConfigError(flag, `cannot listen on ${where}: ${errorMessage(err)}`, { cause: err });

@@ -13,11 +13,10 @@ import {
   formatGroupDocument,
   groupKey,
   groupPrefix,
-  GROUP_NAME_RULE,
-  isValidGroupName,
   parseGroupDocument,
 } from '../registry/index.js';
 import { ConflictError, etcdFailure } from './errors.js';
+import { checkGroupName } from './options.js';
 import { goNow } from './node.js';
 
 /** What a group says about its nodes. */
@@ -71,13 +70,7 @@ export interface GroupSummary {
 /** Default bound of compare-and-swap attempts of `configureGroup`. */
 export const DEFAULT_CAS_ATTEMPTS = 50;
 
-/** Throws `InvalidArgumentError` unless `name` is a group name the layout allows. */
-export function checkGroupName(name: unknown): string {
-  if (typeof name !== 'string' || !isValidGroupName(name)) {
-    throw new InvalidArgumentError('group', name, GROUP_NAME_RULE);
-  }
-  return name;
-}
+export { checkGroupName } from './options.js';
 
 function stringLabels(raw: Readonly<Record<string, unknown>>): Record<string, string> {
   const out: Record<string, string> = {};

@@ -4,8 +4,9 @@
  */
 import { isIPv6 } from 'node:net';
 import { InvalidArgumentError } from '../errors.js';
-import { joinHostPort } from '../net.js';
-import { checkLabels, formatGoTime, formatNodeDocument, GROUP_NAME_RULE, isValidGroupName, nodeKey, type NodeDocumentInput } from '../registry/index.js';
+import { isPort, joinHostPort } from '../net.js';
+import { checkLabels, formatGoTime, formatNodeDocument, nodeKey, type NodeDocumentInput } from '../registry/index.js';
+import { checkGroupName } from './options.js';
 
 /** A node to register: one exporter of one machine. */
 export interface NodeSpec {
@@ -71,7 +72,7 @@ function checkName(field: string, value: unknown, example: string): string {
 
 /** Checks `port` is an integer from 1 to 65535; `field` names it in the error. */
 export function checkPort(field: string, value: unknown): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 65535) {
+  if (typeof value !== 'number' || !isPort(value)) {
     throw new InvalidArgumentError(field, value, 'must be an integer from 1 to 65535');
   }
   return value;
@@ -134,15 +135,13 @@ export function checkStatus(value: unknown): string {
  * registry would otherwise skip the node or drop the label silently.
  */
 export function validateNode(spec: NodeSpec): ValidNode {
-  if (typeof spec.group !== 'string' || !isValidGroupName(spec.group)) {
-    throw new InvalidArgumentError('group', spec.group, GROUP_NAME_RULE);
-  }
+  const group = checkGroupName(spec.group);
   const id = checkName('id', spec.id, '"web-1"');
   const exporterType = checkName('exporterType', spec.exporterType, '"node_exporter"');
   const port = checkPort('port', spec.port);
   const address = addressOf(spec, port);
   return {
-    group: spec.group,
+    group,
     id,
     exporterType,
     port,

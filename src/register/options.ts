@@ -2,7 +2,7 @@
 import type { Etcd3 } from 'etcd3';
 import { createEtcdClient, type EtcdConnection } from '../etcd/client.js';
 import { InvalidArgumentError } from '../errors.js';
-import { cleanPrefix } from '../registry/keys.js';
+import { cleanPrefix, GROUP_NAME_RULE, isValidGroupName } from '../registry/keys.js';
 import type { Logger } from '../log.js';
 
 /** Options of `RegistryClient`: the server's connection options plus the lease's. */
@@ -33,6 +33,14 @@ export const DEFAULT_PREFIX = '/services';
 export const DEFAULT_TTL_SECONDS = 30;
 /** Default bound of `close()`. */
 export const DEFAULT_CLOSE_TIMEOUT_MS = 5000;
+
+/** Throws `InvalidArgumentError` unless `name` is a group name the layout allows. */
+export function checkGroupName(name: unknown): string {
+  if (typeof name !== 'string' || !isValidGroupName(name)) {
+    throw new InvalidArgumentError('group', name, GROUP_NAME_RULE);
+  }
+  return name;
+}
 
 /** Checks a lease TTL: whole seconds, at least 1. */
 export function checkTtl(ttl: unknown): number {
