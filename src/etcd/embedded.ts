@@ -11,12 +11,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { EtcdHttpSdError, InvalidArgumentError, TimeoutError, errorMessage } from '../errors.js';
-import { hostUrl, isPort } from '../net.js';
+import { EtcdHttpSdError, TimeoutError, errorMessage } from '../errors.js';
+import { hostUrl } from '../net.js';
 import { waitForHealthy } from './health.js';
-import {
-  assertPortFree, binaryMissing, checkExecutable, findLeftover, LOOPBACK, prepareDataDir, removePidFile, stopLeftover, writePidFile,
-} from './preflight.js';
+import { binaryMissing, LOOPBACK, preflight, removePidFile, writePidFile } from './preflight.js';
 
 export { waitForHealthy } from './health.js';
 export { PreflightError, type PreflightProblem } from './preflight.js';
@@ -328,17 +326,7 @@ export class EmbeddedEtcd extends EventEmitter {
  * quotes the tail of etcd's stderr).
  */
 export async function startEmbeddedEtcd(opts: EmbeddedEtcdOptions): Promise<EmbeddedEtcd> {
-  checkOptions(opts);
-  if (opts.binary.includes('/')) await checkExecutable(opts.binary);
-  await prepareDataDir(opts.dataDir, opts.dataDirTimeoutMs ?? 10_000, opts.signal);
-  const leftover = await findLeftover(opts.dataDir);
-  if (leftover !== undefined) {
-    opts.logger?.warn('an embedded etcd of an earlier run is still running on this data dir (that run was killed before it could stop it); stopping it', { pid: leftover, dataDir: opts.dataDir });
-    await stopLeftover(leftover, opts.stopTimeoutMs ?? 5000);
-  }
-  await assertPortFree(opts.clientPort, 'client');
-  await assertPortFree(opts.peerPort, 'peer');
-  opts.signal?.throwIfAborted();
+  await preflight(opts);
   const etcd = new EmbeddedEtcd(opts);
   const onAbort = (): void => void etcd.close();
   opts.signal?.addEventListener('abort', onAbort, { once: true });
@@ -356,18 +344,4 @@ export async function startEmbeddedEtcd(opts: EmbeddedEtcdOptions): Promise<Embe
   etcd.once('stopped', () => process.off('exit', onExit));
   opts.logger?.info('embedded etcd ready', { endpoint: etcd.endpoint, pid: etcd.pid, dataDir: etcd.dataDir });
   return etcd;
-}
-
-function checkOptions(opts: EmbeddedEtcdOptions): void {
-  if (opts.binary === '') throw new InvalidArgumentError('binary', opts.binary, 'must not be empty');
-  if (opts.dataDir === '') throw new InvalidArgumentError('dataDir', opts.dataDir, 'must not be empty');
-  for (const field of ['clientPort', 'peerPort'] as const) {
-    const port = opts[field];
-    if (!isPort(port)) {
-      throw new InvalidArgumentError(field, port, 'must be an integer port between 1 and 65535');
-    }
-  }
-  if (opts.clientPort === opts.peerPort) {
-    throw new InvalidArgumentError('peerPort', opts.peerPort, 'must differ from clientPort');
-  }
 }

@@ -8,8 +8,9 @@ import { constants as fsConstants } from 'node:fs';
 import { access, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { EtcdHttpSdError, errorMessage } from '../errors.js';
-import { joinHostPort } from '../net.js';
+import { EtcdHttpSdError, InvalidArgumentError, errorMessage } from '../errors.js';
+import { isPort, joinHostPort } from '../net.js';
+import type { EmbeddedEtcdOptions } from './embedded.js';
 
 /** The only host the embedded etcd ever binds to or is reached on. */
 export const LOOPBACK = '127.0.0.1';
@@ -140,5 +141,41 @@ export async function checkExecutable(binary: string): Promise<void> {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw binaryMissing(binary, err);
     throw new EtcdHttpSdError('EMBEDDED_ETCD_FAILED', `cannot run ${binary}: ${errorMessage(err)}`, { cause: err });
+  }
+}
+
+/** What the checks before a start read of the embedded etcd's options. */
+export type PreflightOptions = Pick<EmbeddedEtcdOptions, 'binary' | 'dataDir' | 'clientPort' | 'peerPort' | 'logger' | 'stopTimeoutMs' | 'signal' | 'dataDirTimeoutMs'>;
+
+/**
+ * Every check before etcd is spawned, in order: the options, the binary,
+ * the data dir, a leftover etcd of a killed run (stopped), then the ports
+ * (after the leftover is gone: it may hold them).
+ */
+export async function preflight(opts: PreflightOptions): Promise<void> {
+  checkOptions(opts);
+  if (opts.binary.includes('/')) await checkExecutable(opts.binary);
+  await prepareDataDir(opts.dataDir, opts.dataDirTimeoutMs ?? 10_000, opts.signal);
+  const leftover = await findLeftover(opts.dataDir);
+  if (leftover !== undefined) {
+    opts.logger?.warn('an embedded etcd of an earlier run is still running on this data dir (that run was killed before it could stop it); stopping it', { pid: leftover, dataDir: opts.dataDir });
+    await stopLeftover(leftover, opts.stopTimeoutMs ?? 5000);
+  }
+  await assertPortFree(opts.clientPort, 'client');
+  await assertPortFree(opts.peerPort, 'peer');
+  opts.signal?.throwIfAborted();
+}
+
+function checkOptions(opts: PreflightOptions): void {
+  if (opts.binary === '') throw new InvalidArgumentError('binary', opts.binary, 'must not be empty');
+  if (opts.dataDir === '') throw new InvalidArgumentError('dataDir', opts.dataDir, 'must not be empty');
+  for (const field of ['clientPort', 'peerPort'] as const) {
+    const port = opts[field];
+    if (!isPort(port)) {
+      throw new InvalidArgumentError(field, port, 'must be an integer port between 1 and 65535');
+    }
+  }
+  if (opts.clientPort === opts.peerPort) {
+    throw new InvalidArgumentError('peerPort', opts.peerPort, 'must differ from clientPort');
   }
 }
