@@ -7,6 +7,7 @@
 import { GRPCOutOfRangeError, type Etcd3, type IKeyValue, type IWatchResponse, type Namespace, type Watcher } from 'etcd3';
 import { prefixEnd } from '../etcd/client.js';
 import { decodeKey } from '../registry/raw-key.js';
+import { RangeWindows } from './range-windows.js';
 import type { KeyValue, RegistrySource, WatchEvent, WatchHandle, WatchSink } from './source.js';
 
 /** Default page size of the initial listing, in keys. */
@@ -98,19 +99,30 @@ export class EtcdSource implements RegistrySource {
     let revision = atRevision;
     let key = this.start;
     let limit = Math.min(this.pageSize, FIRST_PAGE_SIZE);
+    // Each page reads a window of the range, not the rest of it: see range-windows.ts.
+    const windows = new RangeWindows(this.end, this.start.length);
+    let continued = false;
     for (;;) {
+      const windowEnd = windows.windowEnd(key);
       const res = await this.client.kv.range({
         key,
-        range_end: this.end,
+        range_end: windowEnd,
         limit,
         ...(revision !== undefined ? { revision } : {}),
       });
       revision ??= Number(res.header.revision);
       onPage(res.kvs.map(toKeyValue));
+      windows.after({ returned: res.kvs.length, count: Number(res.count), more: res.more, continued }, limit);
       const last = res.kvs[res.kvs.length - 1];
-      if (!res.more || last === undefined) return revision;
-      key = Buffer.concat([last.key, Buffer.from([0])]);
-      limit = this.nextLimit(res.kvs, limit);
+      continued = res.more && last !== undefined;
+      if (continued && last !== undefined) {
+        key = Buffer.concat([last.key, Buffer.from([0])]);
+        limit = this.nextLimit(res.kvs, limit);
+      } else if (windowEnd === this.end) {
+        return revision;
+      } else {
+        key = windowEnd;
+      }
     }
   }
 

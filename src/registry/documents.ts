@@ -87,10 +87,27 @@ function parseObject(text: string): Parsed<Record<string, unknown>> {
  * so a document means to us what it means to every Go reader.
  */
 function field(obj: Record<string, unknown>, name: string): unknown {
+  if (obj === lowerCaseOnly || hasOnlyLowerCaseKeys(obj)) {
+    // No key folds to `name` but `name` itself: what the search below would find.
+    lowerCaseOnly = obj;
+    return Object.hasOwn(obj, name) ? obj[name] : undefined;
+  }
   if (Object.hasOwn(obj, name) && !hasFoldedTwin(obj, name)) return obj[name];
   let found: unknown;
   for (const key of Object.keys(obj)) if (key.toLowerCase() === name) found = obj[key];
   return found;
+}
+
+/**
+ * The last object read whose keys are all lower case, as every writer we know
+ * spells them: each field of it is then one lookup, not a scan of its keys
+ * (a node heartbeat reads nine fields). Parsed objects are never mutated.
+ */
+let lowerCaseOnly: object | undefined;
+
+function hasOnlyLowerCaseKeys(obj: Record<string, unknown>): boolean {
+  for (const key of Object.keys(obj)) if (key.toLowerCase() !== key) return false;
+  return true;
 }
 
 function hasFoldedTwin(obj: Record<string, unknown>, name: string): boolean {
@@ -123,8 +140,8 @@ function labelsField(obj: Record<string, unknown>, name: string): Parsed<Record<
 function timeField(obj: Record<string, unknown>, name: string): Parsed<string> {
   const v = stringField(obj, name);
   if (!v.ok) return fail('invalid_field', `"${name}" must be an RFC 3339 time string`);
-  const raw = field(obj, name);
-  if (typeof raw === 'string' && !isRfc3339(raw)) return fail('invalid_field', `"${name}" is not an RFC 3339 time`);
+  // v.value is the field's string ("" only when it is absent, null, or itself "", which fails).
+  if (typeof field(obj, name) === 'string' && !isRfc3339(v.value)) return fail('invalid_field', `"${name}" is not an RFC 3339 time`);
   return v;
 }
 
@@ -134,10 +151,22 @@ const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.\d+)?(?:Z|
 export function isRfc3339(s: string): boolean {
   const m = RFC3339.exec(s);
   if (m === null) return false;
-  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
-  const days = new Date(Date.UTC(year, month, 0)).getUTCDate();
-  if (month < 1 || month > 12 || day < 1 || day > days || hour > 23 || minute > 59 || second > 59) return false;
+  // Every heartbeat carries one: read the fields without building arrays or Dates.
+  const month = Number(m[2]);
+  const day = Number(m[3]);
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(Number(m[1]), month)) return false;
+  if (Number(m[4]) > 23 || Number(m[5]) > 59 || Number(m[6]) > 59) return false;
   return m[7] === undefined || (Number(m[7]) <= 23 && Number(m[8]) <= 59);
+}
+
+/**
+ * Days of `month` (1-12) as `Date.UTC` counts them, which this check has
+ * always used: it reads years 0-99 as 1900-1999, so year 0000 has no 29 February.
+ */
+function daysInMonth(year: number, month: number): number {
+  if (month !== 2) return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
+  const y = year < 100 ? year + 1900 : year;
+  return y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0) ? 29 : 28;
 }
 
 /** Parses a group document with Go's decoding rules: any type error fails the whole document. */
@@ -253,6 +282,28 @@ export function formatGoTime(date: Date, nanos = 0): string {
   // reader that re-writes the document must give back the very same bytes.
   const fraction = `${iso.slice(20, 23)}${String(nanos % 1_000_000).padStart(6, '0')}`.replace(/0+$/, '');
   return `${iso.slice(0, 19)}${fraction === '' ? '' : `.${fraction}`}Z`;
+}
+
+const LAST_SEEN_AT = '"last_seen":"';
+
+/**
+ * Whether `text` is the very bytes {@link formatNodeDocument} (the Go
+ * library's shape) writes for `doc` with a new `last_seen` that is RFC 3339:
+ * a heartbeat. Parsing such a text gives back `doc`'s fields, so a caller
+ * holding `doc` as valid may skip parsing and validating it. Any other text
+ * (another field, spelling, order or spacing, a time Go cannot read) is false:
+ * it must be parsed. The key `"last_seen":"` cannot occur inside a JSON
+ * string (its quotes would be escaped), and the last one is the top-level
+ * field, written after the labels.
+ */
+export function isHeartbeatOf(text: string, doc: NodeDocument): boolean {
+  const at = text.lastIndexOf(LAST_SEEN_AT);
+  if (at < 0) return false;
+  const from = at + LAST_SEEN_AT.length;
+  const end = text.indexOf('"', from);
+  if (end < 0) return false;
+  const lastSeen = text.slice(from, end);
+  return isRfc3339(lastSeen) && text === formatNodeDocument({ ...doc, lastSeen });
 }
 
 /** Fields of a node document to write: those read, with `last_seen` always written. */

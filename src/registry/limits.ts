@@ -27,6 +27,11 @@ function tooLong(s: string, max: number): boolean {
   return s.length > max || (s.length * 3 > max && Buffer.byteLength(s, 'utf8') > max);
 }
 
+/** Whether `text` is within the document size bound (the first check of {@link parseWithinLimits}). */
+export function fitsDocumentBytes(text: string, limits: DocumentLimits): boolean {
+  return !tooLong(text, limits.maxDocumentBytes);
+}
+
 /** Parses `text` with `parse`, then applies `limits` to its size and to the labels `labelsOf` names. */
 export function parseWithinLimits<T>(
   text: string,
@@ -34,7 +39,7 @@ export function parseWithinLimits<T>(
   labelsOf: (doc: T) => Readonly<Record<string, unknown>>,
   limits: DocumentLimits,
 ): Parsed<T> {
-  if (tooLong(text, limits.maxDocumentBytes)) {
+  if (!fitsDocumentBytes(text, limits)) {
     return { ok: false, reason: 'document_too_large', detail: `document is over ${limits.maxDocumentBytes} bytes (--max-document-bytes)` };
   }
   const parsed = parse(text);

@@ -8,10 +8,10 @@
  * (`renderFailures`); the other groups are not affected.
  */
 import { Content } from './content.js';
-import { parseGroupDocument, parseNodeDocument, type GroupDocument, type InvalidReason, type NodeDocument } from './documents.js';
+import { isHeartbeatOf, parseGroupDocument, parseNodeDocument, type GroupDocument, type InvalidReason, type NodeDocument } from './documents.js';
 import { groupView, renderChunk, type GroupView, type NodeEntry, type NodeRenderer, type RenderedChunk } from './group-view.js';
 import { classifyKey, GROUP_NAME_RULE } from './keys.js';
-import { DEFAULT_DOCUMENT_LIMITS, parseWithinLimits, type DocumentLimits } from './limits.js';
+import { DEFAULT_DOCUMENT_LIMITS, fitsDocumentBytes, parseWithinLimits, type DocumentLimits } from './limits.js';
 import { ChunkIndex } from './node-chunks.js';
 import { isUndecodableKey } from './raw-key.js';
 import { DEFAULT_LABEL_POLICY, protectedLabelsIn, sanitizeLabels, type LabelPolicy } from './labels.js';
@@ -347,11 +347,13 @@ export class RegistryState {
       this.invalidKeys.delete(key);
       return this.removeNode(group, node) ? CHANGED : UNCHANGED;
     }
-    const parsedDoc = parseWithinLimits(change.value, parseNodeDocument, (d) => d.labels, this.limits);
     const e = this.groups.get(group);
     const old = e?.nodes.get(node);
     // A heartbeat (only last_seen moved) renders the same target: skip rendering, keep the
-    // stored entry, allocate nothing long-lived. The Go library sends one per node every TTL/2.
+    // stored entry, allocate nothing long-lived. The Go library sends one per node every TTL/2,
+    // in its own bytes, which are told apart without parsing; any other spelling is parsed.
+    if (old !== undefined && fitsDocumentBytes(change.value, this.limits) && isHeartbeatOf(change.value, old.doc)) return UNCHANGED;
+    const parsedDoc = parseWithinLimits(change.value, parseNodeDocument, (d) => d.labels, this.limits);
     if (parsedDoc.ok && old !== undefined && sameTarget(old.doc, parsedDoc.value)) return UNCHANGED;
     // A known node is rendered now, to tell a visible change from none; a new one with its group's next view.
     const rendered = !parsedDoc.ok ? parsedDoc

@@ -105,6 +105,19 @@ test('RFC 3339 as Go reads it: any offset, any fraction, fields in range', () =>
   }
 });
 
+test('RFC 3339 dates: the days of every month as Date.UTC counts them, years 0-99 read as 1900-1999', () => {
+  const pad = (n: number, w: number): string => String(n).padStart(w, '0');
+  for (const year of [0, 4, 96, 99, 100, 400, 1900, 1996, 2000, 2023, 2024, 2100, 2400, 9999]) {
+    for (let month = 0; month <= 13; month++) {
+      const days = month >= 1 && month <= 12 ? new Date(Date.UTC(year, month, 0)).getUTCDate() : 0;
+      for (let day = 0; day <= 32; day++) {
+        const t = `${pad(year, 4)}-${pad(month, 2)}-${pad(day, 2)}T00:00:00Z`;
+        assert.equal(isRfc3339(t), day >= 1 && day <= days, t);
+      }
+    }
+  }
+});
+
 test('password-only groups keep their credentials: served view and scrape config', () => {
   const s = new RegistryState(P);
   s.apply({ type: 'put', key: `${P}/akash`, value: group({ username: '', password: 'pw' }) });

@@ -6,6 +6,8 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import {
   buildTargetGroup,
+  formatNodeDocument,
+  isHeartbeatOf,
   parseGroupDocument,
   parseNodeDocument,
   renderNodeTarget,
@@ -251,6 +253,32 @@ test('reserved labels from a registrant never reach the target; exporter_type an
       __meta_etcd_exporter_type: 'node_exporter', __meta_etcd_group: group, __meta_etcd_node_id: 'n1', exporter_type: 'node_exporter',
     });
   }), 500);
+});
+
+test('a text taken for a heartbeat of a document parses to that document with only last_seen new', () => {
+  const time = fc.oneof(
+    fc.constantFrom('2026-01-01T00:00:00Z', '2025-03-01T10:00:20.5+01:00', '2025-02-29T00:00:00Z', '2026-01-01T00:00:00', '', 'x"y', 'a\\"b'),
+    fc.string(),
+  );
+  // The writer's own bytes with a new time, then maybe one character inserted or replaced anywhere.
+  const edit = fc.option(fc.record({ at: fc.nat(), replace: fc.boolean(), char: fc.constantFrom('"', '\\', ' ', 'A', '0', ',', '}', 'Z', '\u00e9') }), { nil: undefined });
+  let taken = 0;
+  check(fc.property(likelyValidNode, time, edit, nodeDocObject, fc.boolean(), (obj, lastSeen, e, other, useOther) => {
+    const doc = parseNodeDocument(JSON.stringify(obj));
+    fc.pre(doc.ok);
+    let text = useOther ? JSON.stringify(other) : formatNodeDocument({ ...doc.value, lastSeen });
+    if (e !== undefined) {
+      const at = e.at % (text.length + 1);
+      text = `${text.slice(0, at)}${e.char}${text.slice(e.replace ? at + 1 : at)}`;
+    }
+    if (!isHeartbeatOf(text, doc.value)) return;
+    taken++;
+    const parsed = parseNodeDocument(text);
+    assert.ok(parsed.ok, text);
+    assert.notEqual(parsed.value.lastSeen, undefined, text);
+    assert.deepEqual(parsed.value, { ...doc.value, lastSeen: parsed.value.lastSeen }, text);
+  }), 2000);
+  assert.ok(taken > 0, 'the heartbeat test was exercised');
 });
 
 test('huge and deeply nested documents: no throw, bounded time', () => {

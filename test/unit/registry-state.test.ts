@@ -19,6 +19,29 @@ test('a heartbeat that only moves last_seen changes neither body, ETag nor versi
   assert.equal(after.etag, before.etag);
 });
 
+test('a put that looks like a heartbeat but changes something visible is applied', () => {
+  const key = `${P}/g/nodes/a_node_exporter`;
+  const s = new RegistryState(P);
+  s.apply({ type: 'put', key, value: node('a') });
+  const served = (): unknown => JSON.parse(s.snapshot().body);
+  const heartbeat = (extra: Record<string, unknown>): string => node('a', { last_seen: '2026-01-01T00:00:00Z', ...extra });
+  assert.equal(s.apply({ type: 'put', key, value: heartbeat({}) }).changed, false);
+  // The same document with a case-folded twin of "port": the last one wins, as in Go.
+  const twin = heartbeat({}).replace(/}$/, ',"PORT":9200}');
+  assert.equal(s.apply({ type: 'put', key, value: twin }).changed, true);
+  assert.deepEqual((served() as { targets: string[] }[])[0]!.targets, ['a:9200']);
+  assert.equal(s.apply({ type: 'put', key, value: heartbeat({ labels: { team: 'b' } }) }).changed, true);
+  assert.equal((served() as { labels: Record<string, string> }[])[0]!.labels['team'], 'b');
+  // A new last_seen that is not a time Go reads fails the node, as it fails Go's GetNodes.
+  for (const lastSeen of ['2026-02-29T00:00:00Z', '0000-02-29T00:00:00Z', '2026-01-01T00:00:00']) {
+    s.apply({ type: 'put', key, value: heartbeat({}) });
+    const r = s.apply({ type: 'put', key, value: heartbeat({ last_seen: lastSeen }) });
+    assert.equal(r.changed, true, lastSeen);
+    assert.equal(r.invalid?.reason, 'invalid_field', lastSeen);
+    assert.deepEqual(served(), [], lastSeen);
+  }
+});
+
 test('a group document change relabels all its nodes; node labels win on a clash', () => {
   const s = new RegistryState(P);
   s.apply({ type: 'put', key: `${P}/g/nodes/a_node_exporter`, value: node('a') });
