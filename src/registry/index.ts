@@ -17,6 +17,7 @@ export {
   formatGroupDocument,
   formatNodeDocument,
   INVALID_REASONS,
+  isHeartbeatOf,
   isRfc3339,
   parseGroupDocument,
   parseNodeDocument,
