@@ -51,6 +51,8 @@ test('etcd frozen (SIGSTOP): etcd_connected 0, a warning naming the cause, degra
   const logLines: string[] = [];
   const server = await useTestServer(t, etcd.endpoint, { logLines });
   await waitForConvergence(server, c);
+  // Served before the watch is attached is possible: etcd_connected 0 must come from the freeze.
+  await eventually('the watch attached before the freeze', () => (server.mirror.status().connected ? true : undefined));
   const pid = etcd.pid!;
   process.kill(pid, 'SIGSTOP');
   let frozen = true;
