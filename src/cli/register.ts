@@ -182,9 +182,9 @@ function healthFrom(settings: Settings): HealthCheckOptions | undefined {
 
 /** A host as the URL parser writes it (lower case, IPv4 dotted, IPv6 compressed in brackets), to compare hosts by value. */
 export function normalHost(host: string): string {
-  const bracketed = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
   try {
-    return new URL(`http://${bracketed}/`).hostname;
+    // Any port will do: only the hostname is read back.
+    return new URL(`${hostUrl('http', host, 80)}/`).hostname;
   } catch {
     return host.toLowerCase();
   }

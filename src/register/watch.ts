@@ -23,7 +23,7 @@ export interface KeyWatchSink {
   onChange(key: string, seen: SeenKey): void;
   /** The watch of `key` is attached (first time, or after a reconnect): anything may have happened while it was not. */
   onAttached(key: string): void;
-  /** A watch failed (refused, cancelled by etcd); it is not re-created until the next `reset`. */
+  /** A watch failed (refused, cancelled by etcd); it is not re-created until the keys are watched again after a lease restore. */
   onError(key: string, err: Error): void;
 }
 
