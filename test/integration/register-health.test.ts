@@ -2,6 +2,7 @@
 // 127.0.0.1 that the test stops and starts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { RegistryClient, type WithdrawnEvent } from '../../src/register/index.js';
@@ -77,18 +78,26 @@ test('health gate: the node goes when the exporter stops and returns when it sta
   assert.ok(await keyExists(client, node.key), 'registered while healthy');
   assert.equal(registered, 1);
 
+  // The events are the contract: each fires once etcd already shows it. So
+  // wait for the event, then read etcd (the other order races the client
+  // that has yet to see its own delete answered).
   const stoppedAt = Date.now();
+  const gone = once(client, 'withdrawn', { signal: AbortSignal.timeout(5000) });
   await exporter.stop();
-  await eventually('node removed', async () => ((await keyExists(client, node.key)) === undefined ? true : undefined), 5000);
-  t.diagnostic(`removed ${Date.now() - stoppedAt} ms after the exporter stopped (interval ${INTERVAL_MS} ms, ${FAILURES} failures)`);
+  await gone;
+  t.diagnostic(`withdrawn ${Date.now() - stoppedAt} ms after the exporter stopped (interval ${INTERVAL_MS} ms, ${FAILURES} failures)`);
+  assert.equal(await keyExists(client, node.key), undefined, 'key deleted when withdrawn fires');
   assert.equal(node.state, 'withdrawn');
+  assert.equal(withdrawn.length, 1);
   assert.equal(withdrawn[0]?.action, 'removed');
   assert.match(withdrawn[0].reason, /ECONNREFUSED/);
 
   const startedAt = Date.now();
+  const back = once(client, 'registered', { signal: AbortSignal.timeout(5000) });
   await exporter.start();
-  await eventually('node back', async () => ((await keyExists(client, node.key)) !== undefined ? true : undefined), 5000);
-  t.diagnostic(`back ${Date.now() - startedAt} ms after the exporter started`);
+  await back;
+  t.diagnostic(`registered again ${Date.now() - startedAt} ms after the exporter started`);
+  assert.ok(await keyExists(client, node.key), 'key written when registered fires');
   assert.equal(node.state, 'registered');
   assert.equal(registered, 2);
 });
