@@ -4,7 +4,7 @@
  * watchers that need their own error listener, and stream-level resume
  * that we do not trust.
  */
-import { GRPCOutOfRangeError, type Etcd3, type IKeyValue, type IWatchResponse, type Namespace, type Watcher } from 'etcd3';
+import { GRPCOutOfRangeError, type Etcd3, type IKeyValue, type IRangeResponse, type IWatchResponse, type Namespace, type Watcher } from 'etcd3';
 import { prefixEnd } from '../etcd/client.js';
 import { decodeKey } from '../registry/raw-key.js';
 import { RangeWindows } from './range-windows.js';
@@ -102,28 +102,38 @@ export class EtcdSource implements RegistrySource {
     // Each page reads a window of the range, not the rest of it: see range-windows.ts.
     const windows = new RangeWindows(this.end, this.start.length);
     let continued = false;
+    let windowEnd = windows.windowEnd(key);
+    let pending = this.page(key, windowEnd, limit, revision);
     for (;;) {
-      const windowEnd = windows.windowEnd(key);
-      const res = await this.client.kv.range({
-        key,
-        range_end: windowEnd,
-        limit,
-        ...(revision !== undefined ? { revision } : {}),
-      });
+      const res = await pending;
       revision ??= Number(res.header.revision);
-      onPage(res.kvs.map(toKeyValue));
       windows.after({ returned: res.kvs.length, count: Number(res.count), more: res.more, continued }, limit);
       const last = res.kvs[res.kvs.length - 1];
       continued = res.more && last !== undefined;
-      if (continued && last !== undefined) {
-        key = Buffer.concat([last.key, Buffer.from([0])]);
-        limit = this.nextLimit(res.kvs, limit);
-      } else if (windowEnd === this.end) {
-        return revision;
-      } else {
-        key = windowEnd;
+      const done = !continued && windowEnd === this.end;
+      if (!done) {
+        // Ask for the next page before applying this one, so etcd reads it while we apply.
+        if (continued && last !== undefined) {
+          key = Buffer.concat([last.key, Buffer.from([0])]);
+          limit = this.nextLimit(res.kvs, limit);
+        } else {
+          key = windowEnd;
+        }
+        windowEnd = windows.windowEnd(key);
+        pending = this.page(key, windowEnd, limit, revision);
       }
+      try {
+        onPage(res.kvs.map(toKeyValue));
+      } catch (err) {
+        if (!done) pending.catch(() => undefined); // the listing is abandoned: its next page no longer matters
+        throw err;
+      }
+      if (done) return revision;
     }
+  }
+
+  private page(key: Buffer, rangeEnd: Buffer, limit: number, revision: number | undefined): Promise<IRangeResponse> {
+    return this.client.kv.range({ key, range_end: rangeEnd, limit, ...(revision !== undefined ? { revision } : {}) });
   }
 
   /** Keys to ask for next so that a page is about `pageBytes`, judged by the page just read. */

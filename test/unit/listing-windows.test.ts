@@ -89,3 +89,44 @@ test('the keys etcd walks grow with the registry, not with its square', async (t
   t.diagnostic(`etcd walked ${fake.visited()} keys (${perKey.toFixed(1)} per key listed) in ${fake.requests()} requests`);
   assert.ok(perKey < 12, `etcd walked ${fake.visited()} keys (${perKey.toFixed(1)} per key listed) in ${fake.requests()} requests`);
 });
+
+test('the next page is asked for before this one is applied, and no page is asked for past the end', async () => {
+  const fake = fakeEtcd(registryKeys(20, 300));
+  const order: string[] = [];
+  const range = fake.client.kv.range.bind(fake.client.kv);
+  (fake.client.kv as unknown as { range: typeof range }).range = (req) => {
+    order.push('request');
+    return range(req);
+  };
+  let pages = 0;
+  await new EtcdSource(fake.client, '/services').list(() => {
+    pages++;
+    order.push('apply');
+  }, () => assert.fail('no restart'));
+  assert.ok(pages > 5, `${pages} pages`);
+  assert.equal(order.filter((o) => o === 'request').length, pages, 'one request per page applied');
+  // request, request, apply, request, apply, ..., apply, apply: etcd reads page k+1 while page k is applied.
+  assert.deepEqual(order.slice(0, 3), ['request', 'request', 'apply']);
+  assert.deepEqual(order.slice(-2), ['apply', 'apply']);
+  for (let i = 2; i < order.length - 2; i += 2) assert.deepEqual(order.slice(i, i + 2), ['apply', 'request'], `at ${i}`);
+});
+
+test('a page that fails to apply ends the listing with its error; the page asked for ahead is dropped quietly', async () => {
+  const fake = fakeEtcd(registryKeys(20, 300));
+  const range = fake.client.kv.range.bind(fake.client.kv);
+  let requests = 0;
+  (fake.client.kv as unknown as { range: typeof range }).range = (req) => (++requests === 2 ? Promise.reject(new Error('etcd gone')) : range(req));
+  const unhandled: unknown[] = [];
+  const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
+  process.on('unhandledRejection', onUnhandled);
+  try {
+    await assert.rejects(new EtcdSource(fake.client, '/services').list(() => {
+      throw new Error('apply failed');
+    }, () => assert.fail('no restart')), /apply failed/);
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(unhandled, []);
+    assert.equal(requests, 2);
+  } finally {
+    process.off('unhandledRejection', onUnhandled);
+  }
+});
