@@ -60,18 +60,36 @@ function unshared(before: readonly RenderedChunk[], after: readonly RenderedChun
   return [gone.flatMap((c) => c.nodes), come.flatMap((c) => c.nodes)];
 }
 
-/** Every target added, changed or removed from `before` to `after`. */
+/**
+ * Every target added, changed or removed from `before` to `after`. Both
+ * list their groups sorted by name, so one merge walk pairs them: pointer
+ * comparisons for the groups that did not change, no look-up per group.
+ */
 export function diffContent(before: Content, after: Content): TargetChange[] {
   const out: TargetChange[] = [];
-  for (const g of after.groups) {
-    const was = before.group(g.name);
+  const b = before.groups;
+  const a = after.groups;
+  let i = 0;
+  let j = 0;
+  while (i < b.length || j < a.length) {
+    const was = b[i];
+    const now = a[j];
     // A chunk held by both views is the same object, its nodes unchanged (node-chunks.ts).
-    if (was === g) continue;
-    const [gone, come] = unshared(was?.chunks ?? [], g.chunks);
-    diffGroup(g.name, gone, come, out);
-  }
-  for (const g of before.groups) {
-    if (after.group(g.name) === undefined) diffGroup(g.name, g.nodes, NO_NODES, out);
+    if (was !== undefined && was === now) {
+      i++;
+      j++;
+    } else if (was !== undefined && (now === undefined || was.name < now.name)) {
+      diffGroup(was.name, was.nodes, NO_NODES, out);
+      i++;
+    } else if (now !== undefined && (was === undefined || now.name < was.name)) {
+      diffGroup(now.name, NO_NODES, now.nodes, out);
+      j++;
+    } else if (was !== undefined && now !== undefined) {
+      const [gone, come] = unshared(was.chunks, now.chunks);
+      diffGroup(now.name, gone, come, out);
+      i++;
+      j++;
+    }
   }
   return out;
 }

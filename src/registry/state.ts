@@ -7,7 +7,7 @@
  * whose rendering throws keeps its last good view and is reported
  * (`renderFailures`); the other groups are not affected.
  */
-import { Content } from './content.js';
+import { Content, indexOfName } from './content.js';
 import { isHeartbeatOf, parseGroupDocument, parseNodeDocument, type GroupDocument, type InvalidReason, type NodeDocument } from './documents.js';
 import { groupView, renderChunk, type GroupView, type NodeEntry, type NodeRenderer, type RenderedChunk } from './group-view.js';
 import { classifyKey, GROUP_NAME_RULE } from './keys.js';
@@ -98,7 +98,12 @@ export class RegistryState {
   private readonly protectedCounts = new Map<string, number>();
   /** Renders one node under the label policy (or the test's stand-in). */
   private readonly renderNode: NodeRenderer;
+  /** Group names in view order; undefined once a group came or went. */
   private sortedNames: string[] | undefined;
+  /** The last snapshot's views, in `sortedNames` order. */
+  private views: GroupView[] | undefined;
+  /** Groups marked stale since the last snapshot. */
+  private readonly dirty = new Set<string>();
   private version: number;
   private content: Content | undefined;
   private readonly failures = new Map<string, RenderFailure>();
@@ -148,17 +153,33 @@ export class RegistryState {
     return result;
   }
 
-  /** The current snapshot; rebuilt only after a visible change. */
+  /**
+   * The current snapshot; rebuilt only after a visible change. When no group
+   * came or went, the last snapshot's views are copied and only the groups
+   * changed since are rebuilt: a snapshot then costs a copy of one pointer
+   * per group, not a look-up of each.
+   */
   snapshot(): Content {
-    if (this.content === undefined) {
-      this.sortedNames ??= [...this.groups.keys()].sort();
-      const views: GroupView[] = [];
+    if (this.content !== undefined) return this.content;
+    let views: GroupView[];
+    if (this.sortedNames !== undefined && this.views !== undefined) {
+      views = this.views.slice();
+      for (const name of this.dirty) {
+        const i = indexOfName(views, name);
+        const entry = this.groups.get(name);
+        if (i >= 0 && entry !== undefined) views[i] = this.viewOf(name, entry);
+      }
+    } else {
+      this.sortedNames = [...this.groups.keys()].sort();
+      views = [];
       for (const name of this.sortedNames) {
         const entry = this.groups.get(name);
         if (entry !== undefined) views.push(this.viewOf(name, entry));
       }
-      this.content = new Content(this.version, views);
     }
+    this.dirty.clear();
+    this.views = views;
+    this.content = new Content(this.version, views);
     return this.content;
   }
 
@@ -265,6 +286,12 @@ export class RegistryState {
     return e;
   }
 
+  /** The group's view must be rebuilt with the next snapshot. */
+  private markStale(group: string, e: GroupEntry): void {
+    e.stale = true;
+    this.dirty.add(group);
+  }
+
   private dropIfEmpty(group: string, e: GroupEntry): void {
     if (e.doc === undefined && !e.broken && e.nodes.size === 0) {
       this.groups.delete(group);
@@ -304,7 +331,7 @@ export class RegistryState {
       if (changed) this.setGroupDoc(group, e, stale);
       return { changed, invalid: this.recordInvalid({ key, reason: bad.reason, detail: `${bad.detail}; its last valid version stays in force` }) };
     }
-    e.stale = true;
+    this.markStale(group, e);
     const detail = `${bad.detail}; never seen valid, so the group's nodes are withheld`;
     return { changed: !wasWithheld, invalid: this.recordInvalid({ key, reason: bad.reason, detail }) };
   }
@@ -333,7 +360,7 @@ export class RegistryState {
     this.countProtected('group', e.doc?.commonLabels, doc?.commonLabels);
     e.doc = doc;
     e.common = doc === undefined ? {} : sanitizeLabels(doc.commonLabels, undefined, this.labelPolicy);
-    e.stale = true;
+    this.markStale(group, e);
     // Re-rendered with the next view. A node valid once stays valid under new common labels:
     // address and port do not depend on them.
     for (const [node, n] of e.nodes) e.nodes.set(node, { doc: n.doc, rendered: undefined });
@@ -378,7 +405,7 @@ export class RegistryState {
       if (old.rendered?.json === json) return UNCHANGED; // e.g. a label the renderer drops
       target.chunks.touch(node);
     }
-    target.stale = true;
+    this.markStale(group, target);
     return CHANGED;
   }
 
@@ -389,7 +416,7 @@ export class RegistryState {
     e.nodes.delete(node);
     this.countProtected('node', old.doc.labels, undefined);
     e.chunks.remove(node);
-    e.stale = true;
+    this.markStale(group, e);
     this.dropIfEmpty(group, e);
     return true;
   }

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { classifyKey, RegistryState, type Change, type Content, type GroupDocument } from '../../src/registry/index.js';
 import { renderFiltered } from '../../src/http/rendered.js';
+import { diffContent } from '../../src/events/diff.js';
 
 const P = '/services';
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
@@ -165,6 +166,42 @@ test('the state built change by change equals a fresh listing, and listing order
       [shuffled[i], shuffled[j]] = [shuffled[j]!, shuffled[i]!];
     }
     assert.deepEqual(visible(stateFrom(shuffled, lastGood).snapshot()), visible(listed.snapshot()));
+  }), 400);
+});
+
+/** Every served target by group and node key, as the event stream describes them. */
+function targetsOf(c: Content): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const g of c.groups) for (const n of g.nodes) out.set(`${g.name}\0${n.key}`, n.json);
+  return out;
+}
+
+test('snapshots between batches equal a fresh listing, groups are found by name, and the diff between two is exactly what changed', () => {
+  // Snapshots after a batch reuse the last one's views for the groups that did not change.
+  check(fc.property(fc.array(fc.tuple(changeArb, fc.boolean()), { maxLength: 60 }), (steps) => {
+    const s = new RegistryState(P);
+    const model = new Map<string, string>();
+    let prev = s.snapshot();
+    for (const [change, snapAfter] of steps) {
+      s.apply(change);
+      if (change.type === 'put') model.set(change.key, change.value);
+      else model.delete(change.key);
+      if (!snapAfter) continue;
+      const now = s.snapshot();
+      const listed = stateFrom([...model].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)), s.lastGoodGroups());
+      assert.deepEqual(visible(now), visible(listed.snapshot()));
+      for (const g of now.groups) assert.equal(now.group(g.name), g);
+      for (const name of ['', '0', 'zz', 'web-', 'wea', '\uffff']) assert.equal(now.group(name), now.groups.find((g) => g.name === name));
+      const replayed = targetsOf(prev);
+      for (const c of diffContent(prev, now)) {
+        const k = `${c.group}\0${c.node}`;
+        assert.equal(c.type === 'added', !replayed.has(k), `${c.type} ${k}`);
+        if (c.type === 'removed') replayed.delete(k);
+        else replayed.set(k, c.target ?? '');
+      }
+      assert.deepEqual(replayed, targetsOf(now));
+      prev = now;
+    }
   }), 400);
 });
 
