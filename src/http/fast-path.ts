@@ -15,7 +15,7 @@ import { parseShardParams } from '../shard/index.js';
 import { parseAuthorization, type CredentialCheck } from './auth.js';
 import type { ResponseBudget } from './budget.js';
 import type { TargetFilter, ViewCache } from './rendered.js';
-import { sendView, type ContentSource } from './targets.js';
+import { sendView, viewOf, type ContentSource } from './targets.js';
 
 /** What the fast path shares with the Express routes. */
 export interface FastPathOptions {
@@ -122,6 +122,6 @@ export function withFastPath(app: RequestListener, opts: FastPathOptions): Reque
     }
     const start = process.hrtime.bigint();
     res.once('finish', () => opts.metrics.observe(route.pattern, res.statusCode, Number(process.hrtime.bigint() - start) / 1e9));
-    sendView(req, res, () => opts.cache.view(now.content, route.filter), now.revision, opts.budget).catch(() => res.destroy());
+    sendView(req, res, viewOf(opts.cache, now.content, route.filter), now.revision, opts.budget).catch(() => res.destroy());
   };
 }

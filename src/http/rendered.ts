@@ -59,15 +59,20 @@ export class ViewCache {
 
   /** The view of `content` under `filter`. */
   view(content: Content, filter: TargetFilter): RenderedView {
-    if (filter.groups.length === 0 && filter.exporterTypes.length === 0 && filter.shard === undefined) return this.fullView(content);
-    const shard = filter.shard === undefined ? '' : `\0${shardKey(filter.shard)}`;
-    const key = `${content.version}\0${filter.groups.join(',')}\0${filter.exporterTypes.join(',')}${shard}`;
+    if (isFull(filter)) return this.fullView(content);
+    const key = filterKey(content, filter);
     let view = this.filtered.get(key);
     if (view === undefined) {
       view = filter.shard === undefined ? filteredView(content, filter) : this.shardView(content, filter, filter.shard);
       this.filtered.set(key, view);
     }
     return view;
+  }
+
+  /** The view of `content` under `filter` if it is rendered already; never renders. */
+  cached(content: Content, filter: TargetFilter): RenderedView | undefined {
+    if (isFull(filter)) return this.full?.version === content.version ? this.full.view : undefined;
+    return this.filtered.peek(filterKey(content, filter));
   }
 
   private shardView(content: Content, filter: TargetFilter, spec: ShardSpec): RenderedView {
@@ -87,6 +92,15 @@ export class ViewCache {
     }
     return this.full.view;
   }
+}
+
+function isFull(filter: TargetFilter): boolean {
+  return filter.groups.length === 0 && filter.exporterTypes.length === 0 && filter.shard === undefined;
+}
+
+function filterKey(content: Content, filter: TargetFilter): string {
+  const shard = filter.shard === undefined ? '' : `\0${shardKey(filter.shard)}`;
+  return `${content.version}\0${filter.groups.join(',')}\0${filter.exporterTypes.join(',')}${shard}`;
 }
 
 /** `Buffer.from(renderArray(fragments))`, without building the joined string. */

@@ -4,11 +4,11 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RequestHandler } from 'express';
-import { served, type Served, type ServedSource } from '../registry/index.js';
+import { served, type Content, type Served, type ServedSource } from '../registry/index.js';
 import { HttpError } from './errors.js';
 import { parseTargetFilter, onlyParams } from './query.js';
 import { sendBusy, type ResponseBudget } from './budget.js';
-import type { RenderedView, ViewCache } from './rendered.js';
+import type { RenderedView, TargetFilter, ViewCache } from './rendered.js';
 
 /** What the routes read from the mirror. */
 export type ContentSource = ServedSource;
@@ -40,20 +40,37 @@ export function acceptsGzip(header: string | undefined): boolean {
   });
 }
 
+/** A view to answer with: rendered on demand, or already at hand. */
+export interface ViewSource {
+  /** Renders the view (or takes it from the cache). */
+  render(): RenderedView;
+  /** The view if it is rendered already: answering with it allocates no new body. */
+  cached(): RenderedView | undefined;
+}
+
+/** The `ViewSource` of `filter` over `content` in `cache`. */
+export function viewOf(cache: ViewCache, content: Content, filter: TargetFilter): ViewSource {
+  return { render: () => cache.view(content, filter), cached: () => cache.cached(content, filter) };
+}
+
 /**
  * Answers with a rendered view: ETag, revision, 304 on a matching
  * `If-None-Match`, gzip when accepted, 503 when the pending-bytes `budget`
- * is spent (checked before rendering: `view` is called only with room left).
+ * is spent. With the budget spent, a view not rendered yet is refused before
+ * rendering; one already rendered goes on to the budget's own check, which
+ * lets a body that is held already be shared (a client reading the full body
+ * over and over must not be refused because its last response has not closed yet).
  * Plain `node:http` calls only, so the Express routes and the fast path
  * (`fast-path.ts`) share it.
  */
-export async function sendView(req: IncomingMessage, res: ServerResponse, render: () => RenderedView, revision: number, budget: ResponseBudget): Promise<void> {
-  if (!budget.hasRoom()) {
+export async function sendView(req: IncomingMessage, res: ServerResponse, views: ViewSource, revision: number, budget: ResponseBudget): Promise<void> {
+  const ready = views.cached();
+  if (ready === undefined && !budget.hasRoom()) {
     budget.refuse();
     sendBusy(res);
     return;
   }
-  const view = render();
+  const view = ready ?? views.render();
   res.setHeader('ETag', view.etag);
   res.setHeader('X-Etcd-Revision', String(revision));
   res.setHeader('Vary', 'Accept-Encoding');
@@ -91,7 +108,7 @@ export function targetsHandler(source: ContentSource, cache: ViewCache, budget: 
     const group = typeof req.params['group'] === 'string' ? req.params['group'] : undefined;
     const filter = parseTargetFilter(req, group);
     const { content, revision } = current(source);
-    await sendView(req, res, () => cache.view(content, filter), revision, budget);
+    await sendView(req, res, viewOf(cache, content, filter), revision, budget);
   };
 }
 

@@ -120,3 +120,27 @@ test('200 non-reading clients asking for distinct bodies hold at most the pendin
   await eventually('pending bytes back to 0', async () => (metricValue(await metrics(), 'etcd_http_sd_http_pending_response_bytes') === 0 ? true : undefined));
   assert.equal((await httpGet(`${server.url}/v1/targets?exporter_type=node_exporter`)).status, 200);
 });
+
+test('a body over the whole budget, held by a client that does not read, is still served to others asking for it: it is held once', { timeout: 60_000 }, async (t) => {
+  const etcd = await useTestEtcd(t);
+  const c = etcd.client();
+  await putNodes(c, 2000); // about 4.4 MB, four times the budget below
+  const server = await useTestServer(t, etcd.endpoint, { args: ['--http-write-timeout', '120s', '--max-pending-response-bytes', String(1024 * 1024)] });
+  await waitForConvergence(server, c);
+  const metrics = async (): Promise<string> => (await httpGet(`${server.url}/metrics`)).text;
+  const holder = await nonReader(server.url, '/v1/targets');
+  t.after(() => holder.destroy());
+  const held = await eventually('the full body held for the non-reader', async () => {
+    const n = metricValue(await metrics(), 'etcd_http_sd_http_pending_response_bytes');
+    return n > 1024 * 1024 ? n : undefined;
+  });
+  // What a Prometheus refreshing the full body meets when its previous response has not closed yet.
+  for (let i = 0; i < 3; i++) {
+    const again = await httpGet(`${server.url}/v1/targets`);
+    assert.equal(again.status, 200, `request ${i}: ${again.text.slice(0, 100)}`);
+    assert.equal(again.body.length, held);
+  }
+  assert.equal(metricValue(await metrics(), 'etcd_http_sd_http_pending_bytes_refusals_total'), 0);
+  // A body not held yet still waits for room.
+  assert.equal((await httpGet(`${server.url}/v1/targets?exporter_type=node_exporter`)).status, 503);
+});
