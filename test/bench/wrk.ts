@@ -35,6 +35,8 @@ export interface WrkResult {
   readonly maxMs: number;
   /** Socket errors, timeouts and non-2xx/3xx answers. */
   readonly errors: number;
+  /** `errors` by kind, as wrk counts them. */
+  readonly errorKinds: Readonly<Record<'connect' | 'read' | 'write' | 'status' | 'timeout', number>>;
 }
 
 /** How to run wrk. */
@@ -97,6 +99,7 @@ export function runWrk(url: string, opts: WrkOptions): Promise<WrkResult> {
         p99Ms: r['p99_us']! / 1000,
         maxMs: r['max_us']! / 1000,
         errors: r['connect']! + r['read']! + r['write']! + r['status']! + r['timeout']!,
+        errorKinds: { connect: r['connect']!, read: r['read']!, write: r['write']!, status: r['status']!, timeout: r['timeout']! },
       });
     });
   });
