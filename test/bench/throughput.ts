@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { Cleanup } from './cleanup.js';
 import { startAlternativeServer, startLimitServer, type ServerProc } from './children.js';
 import { PREFIX } from './dataset.js';
-import { fetchRaw } from './http.js';
+import { fetchRaw, type RawResponse } from './http.js';
 import type { LimitManifest } from './limit-server.js';
 import { median, ratio, sleep } from './stats.js';
 import { runWrk, type WrkResult } from './wrk.js';
@@ -136,6 +136,19 @@ function figures(runs: readonly WrkResult[], connections: number): ContenderFigu
   };
 }
 
+const ALTERNATIVE_WARM_UP_MS = 120_000;
+
+/** The warm-up request; undefined when the alternative did not answer within its time. */
+async function warmUp(url: string, headers: Record<string, string>, c: Contender): Promise<RawResponse | undefined> {
+  if (c !== 'alternative') return fetchRaw(url, { headers, timeoutMs: 300_000 });
+  try {
+    return await fetchRaw(url, { headers, timeoutMs: ALTERNATIVE_WARM_UP_MS });
+  } catch (err) {
+    if (err instanceof Error && err.message.includes('no answer within')) return undefined;
+    throw err;
+  }
+}
+
 /** Runs the phase against our running server; starts (and stops) the limit and the alternative. */
 export async function measureThroughput(cleanup: Cleanup, oursUrl: string, etcdEndpoint: string, group: string, opts: ThroughputOptions, log: (msg: string) => void): Promise<ViewFigures[]> {
   const scope = cleanup.scope();
@@ -149,18 +162,33 @@ export async function measureThroughput(cleanup: Cleanup, oursUrl: string, etcdE
     const urls: Record<Contender, string> = { limit: limit.url, ours: oursUrl, alternative: alternative.url };
     const results = new Map<View, Record<Contender, WrkResult[]>>(views.map((v) => [v, { limit: [], ours: [], alternative: [] }]));
     const plans = new Map<View, AlternativePlan>();
+    const notMeasured = { runs: 0, durationMs: 0, connections: 0 };
+    let alternativeStopped = false;
     for (const v of views) {
       for (const c of CONTENDERS) {
+        if (c === 'alternative' && alternativeStopped) {
+          plans.set(v, notMeasured);
+          continue;
+        }
         // Warm-up: renders and caches on our side, JIT everywhere. The alternative gets one
         // timed request, which decides how it can be measured (see planAlternative).
         const t0 = performance.now();
-        const res = await fetchRaw(`${urls[c]}${v.path}`, { headers: headersOf(v), timeoutMs: 300_000 });
+        const res = await warmUp(`${urls[c]}${v.path}`, headersOf(v), c);
+        // An alternative that cannot answer in time goes on reading etcd for minutes (1,000,000
+        // nodes on a quiet machine): stopped, so that it does not load the machine under the others.
+        if (res === undefined) {
+          log(`  alternative cannot answer ${v.path} within ${ALTERNATIVE_WARM_UP_MS / 1000} s; stopped, not measured at this size`);
+          await alternative.stop();
+          alternativeStopped = true;
+          plans.set(v, notMeasured);
+          continue;
+        }
         // Errors answered fast would pass for throughput: every contender must answer 200 first.
         // The alternative may not manage at all at the largest sizes (etcd times its range out):
         // that is a finding, reported as no runs, not a reason to lose the rest of the benchmark.
         if (res.status !== 200 && c === 'alternative') {
           log(`  alternative cannot answer ${v.path}: ${res.status} ${res.body.toString().slice(0, 200)}; not measured`);
-          plans.set(v, { runs: 0, durationMs: 0, connections: 0 });
+          plans.set(v, notMeasured);
           continue;
         }
         if (res.status !== 200) throw new Error(`${c} answered ${v.path} with ${res.status}: ${res.body.toString().slice(0, 300)}`);
