@@ -16,16 +16,29 @@ export interface Layout {
   readonly nodes: number;
   readonly groupSize: number;
   readonly groups: number;
+  /** Nodes of group 0 when it is the one large group (0: none; every group has `groupSize`). */
+  readonly bigGroup: number;
 }
 
-/** `nodes` split into groups of `groupSize` (the last one may be smaller). */
-export function layoutOf(nodes: number, groupSize: number): Layout {
-  return { nodes, groupSize, groups: Math.ceil(nodes / groupSize) };
+/** `nodes` split into groups of `groupSize` (the last one may be smaller), after one group of `bigGroup` if given. */
+export function layoutOf(nodes: number, groupSize: number, bigGroup = 0): Layout {
+  const big = Math.min(bigGroup, nodes);
+  return { nodes, groupSize, bigGroup: big, groups: (big > 0 ? 1 : 0) + Math.ceil((nodes - big) / groupSize) };
 }
 
 /** Nodes in group `g`. */
 export function nodesInGroup(layout: Layout, g: number): number {
-  return Math.min(layout.groupSize, layout.nodes - g * layout.groupSize);
+  if (layout.bigGroup === 0) return Math.min(layout.groupSize, layout.nodes - g * layout.groupSize);
+  if (g === 0) return layout.bigGroup;
+  return Math.min(layout.groupSize, layout.nodes - layout.bigGroup - (g - 1) * layout.groupSize);
+}
+
+/** The group and position in it of the `i`-th node of the layout. */
+export function nodeAt(layout: Layout, i: number): { g: number; n: number } {
+  if (layout.bigGroup === 0) return { g: Math.floor(i / layout.groupSize), n: i % layout.groupSize };
+  if (i < layout.bigGroup) return { g: 0, n: i };
+  const rest = i - layout.bigGroup;
+  return { g: 1 + Math.floor(rest / layout.groupSize), n: rest % layout.groupSize };
 }
 
 const REGIONS = ['eu-west-1', 'us-east-1', 'ap-southeast-2'] as const;

@@ -12,6 +12,8 @@ export interface BenchOptions {
   readonly sizes: readonly number[];
   /** Nodes per group. Default 100 (1,000 groups of 100 at 100,000). */
   readonly groupSize: number;
+  /** Nodes of one large group among the others (0: none). */
+  readonly bigGroup: number;
   /** Repetitions of every throughput figure and of the initial load; the median is reported. Default 3. */
   readonly runs: number;
   /** Length of one wrk run. Default 5 s. */
@@ -53,6 +55,7 @@ export const USAGE = `Usage: npm run bench -- [flags]
 
   --sizes N,N,...        registered nodes per size (default 1000,10000,100000)
   --group-size N         nodes per group (default 100)
+  --big-group N          one group of N nodes first, the rest in groups (default 0: none)
   --runs N               repetitions; medians are reported (default 3)
   --duration D           one wrk run, e.g. 5s, 500ms (default 5s)
   --connections N        wrk connections (default 8)
@@ -99,6 +102,7 @@ type Parser = (value: string, flag: string) => unknown;
 const FLAGS: Readonly<Record<string, readonly [string, Parser]>> = {
   '--sizes': ['sizes', (v, f) => v.split(',').map((s) => parseCount(s, f, 1))],
   '--group-size': ['groupSize', (v, f) => parseCount(v, f)],
+  '--big-group': ['bigGroup', (v, f) => parseCount(v, f, 0)],
   '--runs': ['runs', (v, f) => parseCount(v, f)],
   '--duration': ['durationMs', parseDuration],
   '--connections': ['connections', (v, f) => parseCount(v, f)],
@@ -136,6 +140,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | undefine
   const defaults = {
     sizes: [1000, 10_000, 100_000],
     groupSize: 100,
+    bigGroup: 0,
     runs: 3,
     durationMs: quick ? 1000 : 5000,
     connections: 8,

@@ -15,6 +15,8 @@ export interface SizeResult {
   readonly nodes: number;
   readonly groups: number;
   readonly groupSize: number;
+  /** Nodes of the one large group (0: none). */
+  readonly bigGroup: number;
   readonly populate: { readonly keys: number; readonly ms: number };
   readonly load: LoadFigures;
   readonly memory: { readonly rssAtReadyBytes: number | undefined; readonly rssAfterServingBytes: number; readonly peakRssBytes: number };

@@ -31,8 +31,8 @@ const log = (msg: string): void => void process.stderr.write(`${msg}\n`);
 async function benchSize(cleanup: Cleanup, nodes: number, opts: BenchOptions): Promise<SizeResult> {
   const scope = cleanup.scope();
   try {
-    const layout = layoutOf(nodes, opts.groupSize);
-    log(`\n== ${nodes} nodes in ${layout.groups} groups`);
+    const layout = layoutOf(nodes, opts.groupSize, opts.bigGroup);
+    log(`\n== ${nodes} nodes in ${layout.groups} groups${layout.bigGroup > 0 ? `, the first of ${layout.bigGroup}` : ''}`);
     const etcd = await startBenchEtcd(scope);
     const pop = await populate(etcd.client, layout);
     log(`  wrote ${pop.keys} keys in ${(pop.ms / 1000).toFixed(1)} s`);
@@ -41,7 +41,7 @@ async function benchSize(cleanup: Cleanup, nodes: number, opts: BenchOptions): P
     const throughput = await measureThroughput(scope, server.url, etcd.endpoint, groupName(Math.floor(layout.groups / 2)), opts, log);
     const memory = { rssAtReadyBytes: load.rssAtReadyBytes, rssAfterServingBytes: rssBytes(server.pid), peakRssBytes: peakRssBytes(server.pid) };
 
-    const writerBase = { endpoint: etcd.endpoint, nodes, groupSize: opts.groupSize };
+    const writerBase = { endpoint: etcd.endpoint, nodes, groupSize: opts.groupSize, bigGroup: layout.bigGroup };
     const idle = await measureIdle(server, opts.idleMs);
     log(`  idle: ${(idle.cores * 100).toFixed(2)}% of a core`);
     // Heartbeats first: they re-put the documents as written, so nothing visible may have changed before.
@@ -63,7 +63,7 @@ async function benchSize(cleanup: Cleanup, nodes: number, opts: BenchOptions): P
 
     await server.stop();
     return {
-      nodes, groups: layout.groups, groupSize: opts.groupSize,
+      nodes, groups: layout.groups, groupSize: opts.groupSize, bigGroup: layout.bigGroup,
       populate: { keys: pop.keys, ms: pop.ms },
       load, memory, throughput, idle, churn, updateCost,
       propagation: { idle: propIdle, loaded: propLoaded, loadedWriter },

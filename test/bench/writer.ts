@@ -14,7 +14,7 @@
  *   node writer.js '<json WriterConfig>'
  */
 import { Etcd3 } from 'etcd3';
-import { leaseIdOf, layoutOf, nodeEntry, nodesInGroup } from './dataset.js';
+import { leaseIdOf, layoutOf, nodeAt, nodeEntry, nodesInGroup } from './dataset.js';
 import { loadedAsTestFile } from './entry.js';
 
 /** What the writer is told. */
@@ -23,6 +23,8 @@ export interface WriterConfig {
   readonly mode: 'update' | 'heartbeat';
   readonly nodes: number;
   readonly groupSize: number;
+  /** Nodes of the one large group, if the layout has one. */
+  readonly bigGroup?: number;
   /** `update`: puts per second. */
   readonly rate?: number;
   /** `heartbeat`: each node's period. */
@@ -52,7 +54,7 @@ const TICK_MS = 5;
 
 async function main(): Promise<void> {
   const config = JSON.parse(process.argv[2] ?? '{}') as WriterConfig;
-  const layout = layoutOf(config.nodes, config.groupSize);
+  const layout = layoutOf(config.nodes, config.groupSize, config.bigGroup ?? 0);
   const client = new Etcd3({ hosts: [config.endpoint] });
   const heartbeatNodes = Math.min(config.heartbeatNodes ?? config.nodes, config.nodes);
   const rate = config.mode === 'heartbeat' ? (heartbeatNodes * 1000) / (config.periodMs ?? 15_000) : config.rate ?? 1000;
@@ -63,9 +65,8 @@ async function main(): Promise<void> {
   let inFlight = 0;
   let lastRevision = 0;
   let version = 0;
-  const nodeAt = (i: number): { g: number; n: number } => ({ g: Math.floor(i / layout.groupSize), n: i % layout.groupSize });
   const put = (i: number): void => {
-    const { g, n } = nodeAt(i);
+    const { g, n } = nodeAt(layout, i);
     if (n >= nodesInGroup(layout, g)) return;
     const entry = config.mode === 'update' ? nodeEntry(g, n, new Date(), `2.${++version}.0`) : nodeEntry(g, n, new Date());
     inFlight++;
