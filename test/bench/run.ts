@@ -46,7 +46,7 @@ async function benchSize(cleanup: Cleanup, nodes: number, opts: BenchOptions): P
     log(`  idle: ${(idle.cores * 100).toFixed(2)}% of a core`);
     // Heartbeats first: they re-put the documents as written, so nothing visible may have changed before.
     const churn = await measureChurn(scope, server, writerBase, opts.heartbeatNodes, opts.heartbeatPeriodMs, opts.churnMs);
-    log(`  heartbeats: ${churn.heartbeatsPerSecond.toFixed(0)}/s, ${(churn.cores * 100).toFixed(2)}% of a core, ETag ${churn.etagUnchanged ? 'unchanged' : 'CHANGED'}`);
+    log(`  heartbeats: ${churn.heartbeatsPerSecond.toFixed(0)}/s, ${(churn.cores * 100).toFixed(2)}% of a core, ETag ${churn.etagUnchanged ? 'unchanged' : 'CHANGED'}${churn.writer.failed > 0 ? `, ${churn.writer.failed} of ${churn.writer.sent} puts FAILED (etcd overloaded?)` : ''}`);
 
     const probeGroup = groupName(0);
     const propOpts = { samples: opts.propagationSamples, leaseSamples: opts.leaseSamples, maxMs: 60_000 };
