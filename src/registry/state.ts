@@ -98,9 +98,7 @@ export class RegistryState {
   private readonly protectedCounts = new Map<string, number>();
   /** Renders one node under the label policy (or the test's stand-in). */
   private readonly renderNode: NodeRenderer;
-  /** Group names in view order; undefined once a group came or went. */
-  private sortedNames: string[] | undefined;
-  /** The last snapshot's views, in `sortedNames` order. */
+  /** The last snapshot's views, in name order; undefined once a group came or went. */
   private views: GroupView[] | undefined;
   /** Groups marked stale since the last snapshot. */
   private readonly dirty = new Set<string>();
@@ -162,7 +160,7 @@ export class RegistryState {
   snapshot(): Content {
     if (this.content !== undefined) return this.content;
     let views: GroupView[];
-    if (this.sortedNames !== undefined && this.views !== undefined) {
+    if (this.views !== undefined) {
       views = this.views.slice();
       for (const name of this.dirty) {
         const i = indexOfName(views, name);
@@ -170,9 +168,8 @@ export class RegistryState {
         if (i >= 0 && entry !== undefined) views[i] = this.viewOf(name, entry);
       }
     } else {
-      this.sortedNames = [...this.groups.keys()].sort();
       views = [];
-      for (const name of this.sortedNames) {
+      for (const name of [...this.groups.keys()].sort()) {
         const entry = this.groups.get(name);
         if (entry !== undefined) views.push(this.viewOf(name, entry));
       }
@@ -281,7 +278,7 @@ export class RegistryState {
     if (e === undefined) {
       e = { doc: undefined, broken: false, common: {}, nodes: new Map(), chunks: new ChunkIndex(), view: undefined, stale: true };
       this.groups.set(group, e);
-      this.sortedNames = undefined;
+      this.views = undefined;
     }
     return e;
   }
@@ -296,7 +293,7 @@ export class RegistryState {
     if (e.doc === undefined && !e.broken && e.nodes.size === 0) {
       this.groups.delete(group);
       this.failures.delete(group);
-      this.sortedNames = undefined;
+      this.views = undefined;
     }
   }
 
