@@ -285,25 +285,46 @@ export function formatGoTime(date: Date, nanos = 0): string {
 }
 
 const LAST_SEEN_AT = '"last_seen":"';
+const ADDRESS_AT = '","address":"';
 
 /**
- * Whether `text` is the very bytes {@link formatNodeDocument} (the Go
- * library's shape) writes for `doc` with a new `last_seen` that is RFC 3339:
- * a heartbeat. Parsing such a text gives back `doc`'s fields, so a caller
- * holding `doc` as valid may skip parsing and validating it. Any other text
- * (another field, spelling, order or spacing, a time Go cannot read) is false:
- * it must be parsed. The key `"last_seen":"` cannot occur inside a JSON
- * string (its quotes would be escaped), and the last one is the top-level
- * field, written after the labels.
+ * Whether `next` is `previous`, a node document stored as valid, with only
+ * its top-level `last_seen` moved to another RFC 3339 time: a heartbeat.
+ * Parsing `next` then gives `previous`'s fields, so a caller holding
+ * `previous` as valid may skip parsing and validating it. Both must end the
+ * way the Go library writes a node (`"last_seen":"…"}`, or with the
+ * `address` after it), which makes the matched key a top-level one: a
+ * `"last_seen":"` inside a label would be followed by the labels' `}`.
+ * The key cannot occur inside a JSON string (its quotes would be escaped).
+ * Compares the two texts in place: a heartbeat allocates nothing lasting.
  */
-export function isHeartbeatOf(text: string, doc: NodeDocument): boolean {
-  const at = text.lastIndexOf(LAST_SEEN_AT);
+export function isHeartbeatText(next: string, previous: string): boolean {
+  const at = next.lastIndexOf(LAST_SEEN_AT);
   if (at < 0) return false;
   const from = at + LAST_SEEN_AT.length;
-  const end = text.indexOf('"', from);
-  if (end < 0) return false;
-  const lastSeen = text.slice(from, end);
-  return isRfc3339(lastSeen) && text === formatNodeDocument({ ...doc, lastSeen });
+  const end = next.indexOf('"', from);
+  if (end < 0 || !isGoNodeTail(next, end)) return false;
+  // The old value ends where `previous` has the same tail and holds no quote. (That quote is
+  // not an escaped one: the string would then run on into the tail, and `previous` is valid.)
+  const previousEnd = previous.length - (next.length - end);
+  if (previousEnd < from || previous.indexOf('"', from) !== previousEnd) return false;
+  return sameRange(next, previous, 0, from, 0) && sameRange(next, previous, end, next.length, previousEnd)
+    && isRfc3339(next.slice(from, end));
+}
+
+/** Whether `text` from `quote` (the closing quote of `last_seen`) is `"}` or `","address":"…"}` with a plain address. */
+function isGoNodeTail(text: string, quote: number): boolean {
+  if (text.charCodeAt(text.length - 1) !== 0x7d || text.charCodeAt(text.length - 2) !== 0x22) return false;
+  if (text.length - quote === 2) return true;
+  if (!text.startsWith(ADDRESS_AT, quote)) return false;
+  const value = quote + ADDRESS_AT.length;
+  return text.indexOf('"', value) === text.length - 2 && !text.includes('\\', value);
+}
+
+/** Whether `a[from, to)` equals `b` from `bFrom`, compared in place. */
+function sameRange(a: string, b: string, from: number, to: number, bFrom: number): boolean {
+  for (let i = from, j = bFrom; i < to; i++, j++) if (a.charCodeAt(i) !== b.charCodeAt(j)) return false;
+  return true;
 }
 
 /** Fields of a node document to write: those read, with `last_seen` always written. */

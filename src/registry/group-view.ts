@@ -4,7 +4,7 @@
  * re-renders only the chunks it touched.
  */
 import { createHash } from 'node:crypto';
-import type { GroupDocument, NodeDocument } from './documents.js';
+import { parseNodeDocument, type GroupDocument, type NodeDocument } from './documents.js';
 import { renderNodeTarget, type CommonLabels } from './target.js';
 
 /** One node, rendered. */
@@ -67,26 +67,47 @@ export function contentHash(...parts: readonly string[]): string {
 }
 
 /**
- * Stored per node: the parsed document and its rendering. `rendered` is
- * undefined until its chunk is next rendered: a node added (or whose group
- * document changed) is rendered once, straight into its chunk's fragment,
- * so loading a large registry leaves no per-node string behind. Its
- * address was checked on arrival, so rendering it fails only on a bug or
- * on a chunk too large for one string; the state contains either.
+ * Stored per node: its text and its rendering. `rendered` is undefined until
+ * its chunk is next rendered: a node added (or whose group document changed)
+ * is rendered once, straight into its chunk's fragment, so loading a large
+ * registry leaves no per-node string behind. The parsed document is held
+ * only from arrival to that first rendering; after it the text is all that
+ * stays (a fraction of the parsed object's size), parsed again when needed.
+ * The text was valid when stored and its address checked, so rendering it
+ * fails only on a bug or on a chunk too large for one string; the state
+ * contains either. Mutable, and only the state's: a heartbeat moves `text`
+ * in place, a rendering sets `rendered`.
  */
 export interface NodeEntry {
-  readonly doc: NodeDocument;
-  readonly rendered: RenderedNode | undefined;
+  text: string;
+  doc: NodeDocument | undefined;
+  rendered: RenderedNode | undefined;
+  /** Protected labels the document sets, dropped when rendered (usually none). */
+  readonly protectedLabels: readonly string[];
+}
+
+/** The node's document: the one held since it arrived, else its text parsed again. */
+export function documentOf(key: string, entry: NodeEntry): NodeDocument {
+  if (entry.doc !== undefined) return entry.doc;
+  const parsed = parseNodeDocument(entry.text);
+  if (!parsed.ok) throw new Error(`node ${key}: its stored text no longer parses (${parsed.detail}), yet it was accepted`);
+  return parsed.value;
 }
 
 /** Renders one node's target group: `renderNodeTarget`, or a stand-in in tests. */
 export type NodeRenderer = typeof renderNodeTarget;
 
-function jsonOf(group: string, common: CommonLabels, key: string, entry: NodeEntry, render: NodeRenderer): string {
-  if (entry.rendered !== undefined) return entry.rendered.json;
-  const json = render(group, common, entry.doc);
+interface Rendering {
+  readonly json: string;
+  readonly exporterType: string;
+}
+
+function renderingOf(group: string, common: CommonLabels, key: string, entry: NodeEntry, render: NodeRenderer): Rendering {
+  if (entry.rendered !== undefined) return entry.rendered;
+  const doc = documentOf(key, entry);
+  const json = render(group, common, doc);
   if (!json.ok) throw new Error(`node ${key} of group ${group} cannot be rendered (${json.detail}), yet it was accepted`);
-  return json.value;
+  return { json: json.value, exporterType: doc.exporterType };
 }
 
 /** Renders the chunk of `group` holding `keys` (sorted, each in `nodes`). */
@@ -97,16 +118,19 @@ export function renderChunk(
   nodes: ReadonlyMap<string, NodeEntry>,
   render: NodeRenderer = renderNodeTarget,
 ): RenderedChunk {
-  const entries = keys.map((k) => [k, nodes.get(k)] as const);
-  const jsons = entries.map(([k, entry]) => (entry === undefined ? '' : jsonOf(group, common, k, entry, render)));
-  const fragment = jsons.join(',');
+  const parts = keys.map((k) => {
+    const entry = nodes.get(k);
+    return entry === undefined ? undefined : renderingOf(group, common, k, entry, render);
+  });
+  const fragment = parts.map((p) => p?.json ?? '').join(',');
   // Each node's JSON becomes a slice of the fragment (V8 shares the bytes, no copy), so a
   // chunk's bytes are held once, not twice; the state stores these nodes back (state.ts).
   let at = 0;
   const rendered: RenderedNode[] = [];
-  entries.forEach(([key, entry], i) => {
-    const length = jsons[i]?.length ?? 0;
-    if (entry !== undefined) rendered.push({ key, exporterType: entry.doc.exporterType, json: fragment.slice(at, at + length) });
+  parts.forEach((part, i) => {
+    const length = part?.json.length ?? 0;
+    const key = keys[i];
+    if (part !== undefined && key !== undefined) rendered.push({ key, exporterType: part.exporterType, json: fragment.slice(at, at + length) });
     at += length + 1;
   });
   return new Chunk(rendered, fragment);

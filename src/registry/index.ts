@@ -17,7 +17,7 @@ export {
   formatGroupDocument,
   formatNodeDocument,
   INVALID_REASONS,
-  isHeartbeatOf,
+  isHeartbeatText,
   isRfc3339,
   parseGroupDocument,
   parseNodeDocument,

@@ -8,8 +8,8 @@
  * (`renderFailures`); the other groups are not affected.
  */
 import { Content, indexOfName } from './content.js';
-import { isHeartbeatOf, parseGroupDocument, parseNodeDocument, type GroupDocument, type InvalidReason, type NodeDocument } from './documents.js';
-import { groupView, renderChunk, type GroupView, type NodeEntry, type NodeRenderer, type RenderedChunk } from './group-view.js';
+import { isHeartbeatText, parseGroupDocument, parseNodeDocument, type GroupDocument, type InvalidReason, type NodeDocument } from './documents.js';
+import { documentOf, groupView, renderChunk, type GroupView, type NodeEntry, type NodeRenderer, type RenderedChunk } from './group-view.js';
 import { classifyKey, GROUP_NAME_RULE } from './keys.js';
 import { DEFAULT_DOCUMENT_LIMITS, fitsDocumentBytes, parseWithinLimits, type DocumentLimits } from './limits.js';
 import { ChunkIndex } from './node-chunks.js';
@@ -85,6 +85,7 @@ export interface StateHooks {
 }
 
 const UNCHANGED: ApplyResult = { changed: false };
+const NONE: readonly string[] = Object.freeze([]);
 const CHANGED: ApplyResult = { changed: true };
 
 /** Mutable registry state for one prefix. */
@@ -221,9 +222,12 @@ export class RegistryState {
     return e === undefined ? undefined : { doc: e.doc, common: e.common };
   }
 
-  /** The parsed document of a served node (`node` is the key's last segment). */
+  /** The document of a served node as last stored, heartbeats included (`node` is the key's last segment). */
   nodeDocument(group: string, node: string): NodeDocument | undefined {
-    return this.groups.get(group)?.nodes.get(node)?.doc;
+    const entry = this.groups.get(group)?.nodes.get(node);
+    if (entry === undefined) return undefined;
+    const parsed = parseNodeDocument(entry.text);
+    return parsed.ok ? parsed.value : undefined;
   }
 
   private touch(): void {
@@ -252,10 +256,14 @@ export class RegistryState {
 
   private renderChunkOf(name: string, entry: GroupEntry, keys: readonly string[]): RenderedChunk {
     const chunk = renderChunk(name, entry.common, keys, entry.nodes, this.renderNode);
-    // Keep the chunk's nodes, whose JSON points into its fragment, instead of copies.
+    // Keep the chunk's nodes, whose JSON points into its fragment, instead of copies; the
+    // parsed documents are not needed again.
     for (const n of chunk.nodes) {
       const stored = entry.nodes.get(n.key);
-      if (stored !== undefined) entry.nodes.set(n.key, { doc: stored.doc, rendered: n });
+      if (stored !== undefined) {
+        stored.rendered = n;
+        stored.doc = undefined;
+      }
     }
     return chunk;
   }
@@ -338,11 +346,17 @@ export class RegistryState {
     return invalid;
   }
 
-  /** Moves the protected-label counts from document labels `before` to `after` (undefined: no document). */
-  private countProtected(source: ProtectedLabelCount['source'], before: Readonly<Record<string, unknown>> | undefined, after: Readonly<Record<string, unknown>> | undefined): void {
-    const bump = (labels: Readonly<Record<string, unknown>> | undefined, by: number): void => {
-      if (labels === undefined) return;
-      for (const label of protectedLabelsIn(labels, this.labelPolicy)) {
+  /** The protected labels `labels` sets (the shared empty list for none, as nearly always). */
+  private protectedIn(labels: Readonly<Record<string, unknown>> | undefined): readonly string[] {
+    if (labels === undefined) return NONE;
+    const found = protectedLabelsIn(labels, this.labelPolicy);
+    return found.length === 0 ? NONE : found;
+  }
+
+  /** Moves the protected-label counts from the labels a document set `before` to those it sets `after`. */
+  private countProtected(source: ProtectedLabelCount['source'], before: readonly string[], after: readonly string[]): void {
+    const bump = (found: readonly string[], by: number): void => {
+      for (const label of found) {
         const k = `${source}\0${label}`;
         const n = (this.protectedCounts.get(k) ?? 0) + by;
         if (n === 0) this.protectedCounts.delete(k);
@@ -354,13 +368,13 @@ export class RegistryState {
   }
 
   private setGroupDoc(group: string, e: GroupEntry, doc: GroupDocument | undefined): void {
-    this.countProtected('group', e.doc?.commonLabels, doc?.commonLabels);
+    this.countProtected('group', this.protectedIn(e.doc?.commonLabels), this.protectedIn(doc?.commonLabels));
     e.doc = doc;
     e.common = doc === undefined ? {} : sanitizeLabels(doc.commonLabels, undefined, this.labelPolicy);
     this.markStale(group, e);
     // Re-rendered with the next view. A node valid once stays valid under new common labels:
     // address and port do not depend on them.
-    for (const [node, n] of e.nodes) e.nodes.set(node, { doc: n.doc, rendered: undefined });
+    for (const n of e.nodes.values()) n.rendered = undefined;
     e.chunks.touchAll();
     this.dropIfEmpty(group, e);
   }
@@ -373,12 +387,18 @@ export class RegistryState {
     }
     const e = this.groups.get(group);
     const old = e?.nodes.get(node);
-    // A heartbeat (only last_seen moved) renders the same target: skip rendering, keep the
-    // stored entry, allocate nothing long-lived. The Go library sends one per node every TTL/2,
-    // in its own bytes, which are told apart without parsing; any other spelling is parsed.
-    if (old !== undefined && fitsDocumentBytes(change.value, this.limits) && isHeartbeatOf(change.value, old.doc)) return UNCHANGED;
+    // A heartbeat (only last_seen moved) renders the same target: skip parsing and rendering,
+    // keep the new text in place, allocate nothing. The Go library sends one per node every
+    // TTL/2, in its own bytes, which are told apart by comparing texts; any other spelling is parsed.
+    if (old !== undefined && fitsDocumentBytes(change.value, this.limits) && isHeartbeatText(change.value, old.text)) {
+      old.text = change.value;
+      return UNCHANGED;
+    }
     const parsedDoc = parseWithinLimits(change.value, parseNodeDocument, (d) => d.labels, this.limits);
-    if (parsedDoc.ok && old !== undefined && sameTarget(old.doc, parsedDoc.value)) return UNCHANGED;
+    if (parsedDoc.ok && old !== undefined && sameTarget(documentOf(key, old), parsedDoc.value)) {
+      old.text = change.value;
+      return UNCHANGED;
+    }
     // A known node is rendered now, to tell a visible change from none; a new one with its group's next view.
     const rendered = !parsedDoc.ok ? parsedDoc
       : old !== undefined ? renderNodeTarget(group, e?.common ?? {}, parsedDoc.value, this.labelPolicy)
@@ -391,14 +411,15 @@ export class RegistryState {
       return { changed: this.removeNode(group, node), invalid };
     }
     this.invalidKeys.delete(key);
-    this.countProtected('node', old?.doc.labels, parsedDoc.value.labels);
+    const protectedLabels = this.protectedIn(parsedDoc.value.labels);
+    this.countProtected('node', old?.protectedLabels ?? NONE, protectedLabels);
     const target = this.entry(group);
     if (old === undefined) {
-      target.nodes.set(node, { doc: parsedDoc.value, rendered: undefined });
+      target.nodes.set(node, { text: change.value, doc: parsedDoc.value, rendered: undefined, protectedLabels });
       target.chunks.add(node);
     } else {
       const json = rendered.value;
-      target.nodes.set(node, { doc: parsedDoc.value, rendered: { key: node, exporterType: parsedDoc.value.exporterType, json } });
+      target.nodes.set(node, { text: change.value, doc: undefined, rendered: { key: node, exporterType: parsedDoc.value.exporterType, json }, protectedLabels });
       if (old.rendered?.json === json) return UNCHANGED; // e.g. a label the renderer drops
       target.chunks.touch(node);
     }
@@ -411,7 +432,7 @@ export class RegistryState {
     const old = e?.nodes.get(node);
     if (e === undefined || old === undefined) return false;
     e.nodes.delete(node);
-    this.countProtected('node', old.doc.labels, undefined);
+    this.countProtected('node', old.protectedLabels, NONE);
     e.chunks.remove(node);
     this.markStale(group, e);
     this.dropIfEmpty(group, e);

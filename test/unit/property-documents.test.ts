@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import {
   buildTargetGroup,
   formatNodeDocument,
-  isHeartbeatOf,
+  isHeartbeatText,
   parseGroupDocument,
   parseNodeDocument,
   renderNodeTarget,
@@ -255,30 +255,64 @@ test('reserved labels from a registrant never reach the target; exporter_type an
   }), 500);
 });
 
-test('a text taken for a heartbeat of a document parses to that document with only last_seen new', () => {
+test('a text taken for a heartbeat of a stored one parses to the same document with only last_seen new', () => {
   const time = fc.oneof(
-    fc.constantFrom('2026-01-01T00:00:00Z', '2025-03-01T10:00:20.5+01:00', '2025-02-29T00:00:00Z', '2026-01-01T00:00:00', '', 'x"y', 'a\\"b'),
+    fc.constantFrom('2026-01-01T00:00:00Z', '2025-03-01T10:00:20.5+01:00', '2025-02-29T00:00:00Z', '2026-01-01T00:00:00', '', 'x"y', 'a\\"b', 'a\\', '1","port":1,"x":"'),
     fc.string(),
   );
-  // The writer's own bytes with a new time, then maybe one character inserted or replaced anywhere.
+  // Stored texts in the Go library's bytes and in other shapes: keys reordered, a label named
+  // last_seen, a second top-level field after last_seen, a time with an escape in it.
+  const reshape = fc.constantFrom('go', 'stringify', 'reversed', 'label', 'twin', 'escaped', 'other');
+  // The stored text with a new time in its last last_seen, then maybe one character inserted or replaced anywhere.
   const edit = fc.option(fc.record({ at: fc.nat(), replace: fc.boolean(), char: fc.constantFrom('"', '\\', ' ', 'A', '0', ',', '}', 'Z', '\u00e9') }), { nil: undefined });
   let taken = 0;
-  check(fc.property(likelyValidNode, time, edit, nodeDocObject, fc.boolean(), (obj, lastSeen, e, other, useOther) => {
+  check(fc.property(likelyValidNode, reshape, time, edit, nodeDocObject, (obj, shape, lastSeen, e, other) => {
     const doc = parseNodeDocument(JSON.stringify(obj));
     fc.pre(doc.ok);
-    let text = useOther ? JSON.stringify(other) : formatNodeDocument({ ...doc.value, lastSeen });
-    if (e !== undefined) {
-      const at = e.at % (text.length + 1);
-      text = `${text.slice(0, at)}${e.char}${text.slice(e.replace ? at + 1 : at)}`;
+    const stored = shape === 'go' ? formatNodeDocument({ ...doc.value, lastSeen: doc.value.lastSeen ?? '2025-03-01T10:00:05Z' })
+      : shape === 'stringify' ? JSON.stringify(obj)
+        : shape === 'reversed' ? JSON.stringify(Object.fromEntries(Object.entries(obj).reverse()))
+          : shape === 'label' ? JSON.stringify({ ...obj, labels: { ...(obj.labels as object), last_seen: '2025-03-01T10:00:05Z' } })
+            : shape === 'twin' ? JSON.stringify(obj).replace(/}$/, ',"PORT":1234}')
+              : shape === 'escaped' ? JSON.stringify(obj).replace(/"last_seen":"2/, '"last_seen":"\\u0032')
+                : JSON.stringify(other);
+    const before = parseNodeDocument(stored);
+    fc.pre(before.ok);
+    const at = stored.lastIndexOf('"last_seen":"');
+    let text = stored;
+    if (at >= 0) {
+      const from = at + '"last_seen":"'.length;
+      const to = stored.indexOf('"', from);
+      text = `${stored.slice(0, from)}${lastSeen}${to < 0 ? '' : stored.slice(to)}`;
     }
-    if (!isHeartbeatOf(text, doc.value)) return;
+    if (e !== undefined) {
+      const i = e.at % (text.length + 1);
+      text = `${text.slice(0, i)}${e.char}${text.slice(e.replace ? i + 1 : i)}`;
+    }
+    if (!isHeartbeatText(text, stored)) return;
     taken++;
     const parsed = parseNodeDocument(text);
     assert.ok(parsed.ok, text);
-    assert.notEqual(parsed.value.lastSeen, undefined, text);
-    assert.deepEqual(parsed.value, { ...doc.value, lastSeen: parsed.value.lastSeen }, text);
-  }), 2000);
+    assert.deepEqual(parsed.value, { ...before.value, ...(parsed.value.lastSeen === undefined ? {} : { lastSeen: parsed.value.lastSeen }) }, text);
+  }), 3000);
   assert.ok(taken > 0, 'the heartbeat test was exercised');
+});
+
+test('heartbeats in the Go library\'s bytes are told apart from visible changes', () => {
+  const stored = formatNodeDocument({ id: 'web-1', exporterType: 'node_exporter', port: 9100, metricsPath: '/metrics', labels: { env: 'prod' }, status: 'healthy', lastSeen: '2025-03-01T10:00:05Z', address: '10.0.0.1:9100' });
+  const beat = stored.replace('10:00:05Z', '10:00:20.123456789Z');
+  assert.equal(isHeartbeatText(beat, stored), true);
+  assert.equal(isHeartbeatText(stored, beat), true);
+  assert.equal(isHeartbeatText(beat.replace('10.0.0.1', '10.0.0.2'), stored), false, 'address moved');
+  assert.equal(isHeartbeatText(beat.replace('prod', 'test'), stored), false, 'label moved');
+  assert.equal(isHeartbeatText(beat.replace('10:00:20', '25:00:20'), stored), false, 'not a time Go reads');
+  assert.equal(isHeartbeatText(beat.replace(/}$/, ' }'), stored), false, 'not the Go library\'s bytes');
+  const bare = formatNodeDocument({ id: 'a', exporterType: 'x', port: 1, metricsPath: '', labels: {}, status: '', lastSeen: '2025-03-01T10:00:05Z' });
+  assert.equal(isHeartbeatText(bare.replace('05Z', '06Z'), bare), true);
+  assert.equal(isHeartbeatText(bare.replace('05Z', '06+01:00'), bare), true);
+  // Fields the stored text had between last_seen and the tail are not a time that moved.
+  const hidden = '{"id":"a","exporter_type":"x","port":1,"last_seen":"2025-03-01T10:00:05Z","port":2,"q":"z","address":"h:1"}';
+  assert.equal(isHeartbeatText('{"id":"a","exporter_type":"x","port":1,"last_seen":"2025-03-01T10:00:06Z","address":"h:1"}', hidden), false);
 });
 
 test('huge and deeply nested documents: no throw, bounded time', () => {

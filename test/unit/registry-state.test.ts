@@ -19,6 +19,25 @@ test('a heartbeat that only moves last_seen changes neither body, ETag nor versi
   assert.equal(after.etag, before.etag);
 });
 
+test('the stored document follows heartbeats, before and after its node is first rendered', () => {
+  const key = `${P}/g/nodes/a_node_exporter`;
+  const s = new RegistryState(P);
+  s.apply({ type: 'put', key, value: node('a') });
+  const beat = (lastSeen: string): void => {
+    assert.equal(s.apply({ type: 'put', key, value: node('a', { last_seen: lastSeen }) }).changed, false);
+    assert.equal(s.nodeDocument('g', 'a_node_exporter')?.lastSeen, lastSeen);
+  };
+  beat('2026-01-01T00:00:01Z');
+  const body = s.snapshot().body;
+  beat('2026-01-01T00:00:02Z');
+  // Another spelling of the same target is parsed, and is a heartbeat too.
+  const spaced = JSON.stringify(JSON.parse(node('a', { last_seen: '2026-01-01T00:00:03Z' })), null, 1);
+  assert.equal(s.apply({ type: 'put', key, value: spaced }).changed, false);
+  assert.equal(s.nodeDocument('g', 'a_node_exporter')?.lastSeen, '2026-01-01T00:00:03Z');
+  beat('2026-01-01T00:00:04Z');
+  assert.equal(s.snapshot().body, body);
+});
+
 test('a put that looks like a heartbeat but changes something visible is applied', () => {
   const key = `${P}/g/nodes/a_node_exporter`;
   const s = new RegistryState(P);
