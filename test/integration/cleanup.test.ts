@@ -156,6 +156,11 @@ async function leaderOf(client: Etcd3): Promise<{ key: Buffer; lease: string; va
   return kv === undefined ? undefined : { key: kv.key, lease: kv.lease, value: kv.value.toString() };
 }
 
+function deletionLogged(logs: readonly string[][], group: string): Promise<true> {
+  const logged = (l: string): boolean => l.includes('"empty group deleted"') && l.includes(`"${group}"`);
+  return eventually(`${group} deleted`, () => (logs.some((lines) => lines.some(logged)) ? true : undefined), 45_000, 50);
+}
+
 test('two replicas: only the elected one deletes; a leader that lost its lease deletes nothing; the other takes over', async (t) => {
   const etcd = await useTestEtcd(t);
   const client = etcd.client();
@@ -173,7 +178,10 @@ test('two replicas: only the elected one deletes; a leader that lost its lease d
   const follower = servers[1 - li]!;
 
   await client.put(`${P}/g1`).value(groupDoc('g1'));
-  await eventually('g1 deleted', async () => (!(await exists(client, `${P}/g1`)) ? true : undefined), 45_000, 100);
+  // The key can vanish before the deleting replica has its txn reply and logs it: wait for
+  // the log line, which says who deleted, then check the key.
+  await deletionLogged(logs, 'g1');
+  assert.equal(await exists(client, `${P}/g1`), false);
   assert.equal(logs[li].filter((l) => l.includes('"empty group deleted"')).length, 1);
   assert.equal(logs[1 - li]!.filter((l) => l.includes('"empty group deleted"')).length, 0, 'the follower never deletes');
   assert.equal(await metric(follower, deletedMetric), 0);
@@ -192,7 +200,8 @@ test('two replicas: only the elected one deletes; a leader that lost its lease d
   assert.equal(logs[li].filter((l) => l.includes('"empty group deleted"')).length, 1, 'the deposed leader deleted nothing more');
   await eventually('the deposed replica knows it', () => (!leader.cleaner!.leading ? true : undefined), 30_000, 50);
   await eventually('the other replica leads', () => (follower.cleaner!.leading ? true : undefined), 30_000, 50);
-  await eventually('g2 deleted by the new leader', async () => (!(await exists(client, `${P}/g2`)) ? true : undefined), 45_000, 100);
+  await deletionLogged(logs, 'g2');
+  assert.equal(await exists(client, `${P}/g2`), false);
   assert.equal(logs[1 - li]!.filter((l) => l.includes('"empty group deleted"') && l.includes('"g2"')).length, 1);
   assert.equal(logs[li].filter((l) => l.includes('"g2"') && l.includes('"empty group deleted"')).length, 0);
   // The deposed replica campaigns again, behind the new leader.
