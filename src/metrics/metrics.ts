@@ -26,9 +26,14 @@ export function createServerMetrics(registry: Registry): { readonly mirror: Mirr
   return { mirror: mirrorCounters(registry), http: httpMetrics(registry) };
 }
 
+const EVENT_LOOP_SAMPLE_MS = 100;
+
 /** prom-client's default `process_*` and `nodejs_*` metrics on `registry`, lint clean. */
 export function collectProcessMetrics(registry: Registry): void {
-  collectDefaultMetrics({ register: registry });
+  // The lag histogram samples the loop with a timer: prom-client's 10 ms wakes the process
+  // 100 times a second, about 6 ms of CPU per second at rest; 100 ms costs under 1 ms and
+  // still records every block of 100 ms or more (shorter ones in proportion to their length).
+  collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
   lintCleanDefaults(registry);
 }
 
