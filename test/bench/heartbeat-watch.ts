@@ -20,6 +20,12 @@ function arg(argv: readonly string[], name: string, dflt: string): string {
   return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1]! : dflt;
 }
 
+const REST_MS = 10_000;
+
+function perSecondMs(w: { cores: number }): string {
+  return (w.cores * 1000).toFixed(2);
+}
+
 async function run(argv: readonly string[]): Promise<void> {
   const nodes = Number(arg(argv, 'nodes', '10000'));
   const periodMs = parseDuration(arg(argv, 'period', '15s'), '--period');
@@ -33,6 +39,12 @@ async function run(argv: readonly string[]): Promise<void> {
     const server = await startOurServer(cleanup, etcd.endpoint, { readyTimeoutMs: 120_000, ...(profileDir === '' ? {} : { profileDir }) });
     const bare = spawnNode(cleanup, 'bare-watcher', benchScript('bare-watcher.js'), [etcd.endpoint, '/services']);
     await bare.waitForLine((l) => l.startsWith('{"started"'), 30_000);
+    // What each costs with no writes at all: a fixed cost per second, spread over the messages below.
+    const rs = cpuWindow(server.pid);
+    const rb = cpuWindow(bare.pid);
+    await new Promise((r) => setTimeout(r, REST_MS));
+    const restServer = rs.stop();
+    const restBare = rb.stop();
     const writer = await startWriter(cleanup, { endpoint: etcd.endpoint, mode: 'heartbeat', nodes, groupSize: 100, heartbeatNodes: nodes, periodMs, durationMs });
     const ws = cpuWindow(server.pid);
     const wb = cpuWindow(bare.pid);
@@ -52,6 +64,8 @@ async function run(argv: readonly string[]): Promise<void> {
       `| nodes | heartbeats acked | watch messages | events | server µs/message | bare watcher µs/message | server ÷ bare |`,
       `|---|---|---|---|---|---|---|`,
       `| ${nodes} | ${result.acked} | ${counted.messages} | ${counted.events} | ${serverUs.toFixed(0)} | ${bareUs.toFixed(0)} | ${(serverUs / bareUs).toFixed(2)}× |`,
+      '',
+      `At rest (${REST_MS / 1000} s, no writes): server ${perSecondMs(restServer)} ms of CPU per second, bare watcher ${perSecondMs(restBare)}; over this window that is ${((restServer.cores * s.wallSeconds * 1e6) / counted.messages).toFixed(1)} and ${((restBare.cores * b.wallSeconds * 1e6) / counted.messages).toFixed(1)} µs of each message's figure.`,
       '',
       `100,000 nodes at TTL 30 s = ${rate100k.toFixed(0)} messages/s: server ≈ ${((rate100k * serverUs) / 1e6 * 100).toFixed(0)}% of a core, bare watcher ≈ ${((rate100k * bareUs) / 1e6 * 100).toFixed(0)}% (at the per-message costs above)`,
       '',
