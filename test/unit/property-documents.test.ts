@@ -219,6 +219,26 @@ test('every node document that parses renders a safe target group, or is skipped
   }), 3000);
 });
 
+test('target labels are the layout\'s merge, keys in name order: group, node on top, the target\'s own labels last', () => {
+  // Names that sanitise out of order ("a-b" after "a_c", "1a" to "_1a"), collide, or meet the group's.
+  const name = fc.oneof(fc.constantFrom('b', 'a-b', 'a_b', 'a_c', 'a.b', '1a', '_1a', 'Z', 'exporter_type', 'job', 'rack', 'é', 'a-', 'constructor', '__proto__'), anyName);
+  const labels = fc.dictionary(name, fc.oneof(fc.constantFrom('v', 'w', ''), fc.string()), { maxKeys: 12 });
+  check(fc.property(labels, labels, GROUPS, fc.constantFrom('', 'healthy'), fc.constantFrom('', 'metrics', '/m'), (nodeLabels, rawCommon, group, status, path) => {
+    const doc = parseNodeDocument(JSON.stringify({ id: 'n1', exporter_type: 'node_exporter', port: 9100, metrics_path: path, status, labels: nodeLabels, address: '10.0.0.1:9100' }));
+    assert.ok(doc.ok);
+    const common = sanitizeLabels(rawCommon);
+    const built = buildTargetGroup(group, common, doc.value);
+    assert.ok(built.ok);
+    // The rule as written, spelled the plain way: spread, then sort the keys.
+    const merged: Record<string, string> = { ...common, ...sanitizeLabels(doc.value.labels), exporter_type: 'node_exporter' };
+    if (path !== '') merged['__metrics_path__'] = path.startsWith('/') ? path : `/${path}`;
+    Object.assign(merged, { __meta_etcd_group: group, __meta_etcd_node_id: 'n1', __meta_etcd_exporter_type: 'node_exporter' });
+    if (status !== '') merged['__meta_etcd_node_status'] = status;
+    const expected = Object.fromEntries(Object.keys(merged).sort().map((k) => [k, merged[k]]));
+    assert.equal(JSON.stringify(built.value.labels), JSON.stringify(expected));
+  }), 3000);
+});
+
 test('sanitised labels: valid names, nothing reserved, non-empty string values, independent of key order', () => {
   check(fc.property(fc.dictionary(anyName, anyJson, { maxKeys: 20 }), (raw) => {
     const out = sanitizeLabels(raw);
