@@ -56,6 +56,22 @@ export function protectedLabelProblem(name: string): string | undefined {
   return isValidLabelName(name) ? undefined : 'must be a label name: [a-zA-Z_][a-zA-Z0-9_]*';
 }
 
+const lengthsOf = new WeakMap<LabelPolicy, ReadonlySet<number>>();
+
+/**
+ * The lengths a raw name may have to sanitise to a protected name:
+ * sanitising keeps the length, or adds one leading `_`. Any other name is
+ * skipped without looking at it (most labels of most documents).
+ */
+function candidateLengths(policy: LabelPolicy): ReadonlySet<number> {
+  let lengths = lengthsOf.get(policy);
+  if (lengths === undefined) {
+    lengths = new Set(policy.protectedLabels.flatMap((p) => (p.startsWith('_') ? [p.length, p.length - 1] : [p.length])));
+    lengthsOf.set(policy, lengths);
+  }
+  return lengths;
+}
+
 /**
  * The protected names a document's labels would set, each once, in
  * code-point order: what `sanitizeLabels` drops for `policy` (counted in
@@ -64,7 +80,9 @@ export function protectedLabelProblem(name: string): string | undefined {
 export function protectedLabelsIn(raw: Readonly<Record<string, unknown>>, policy: LabelPolicy): string[] {
   const found: string[] = [];
   if (policy.protectedLabels.length === 0) return found;
+  const lengths = candidateLengths(policy);
   for (const name of Object.keys(raw)) {
+    if (!lengths.has(name.length)) continue;
     const value = raw[name];
     if (typeof value !== 'string' || value === '') continue;
     // Runs for every node put: a valid name is its own sanitised name (a protected name is

@@ -53,6 +53,21 @@ test('a protected name is matched after sanitising, and a policy may protect ins
   assert.deepEqual(protectedLabelsIn({ job: '' }, DEFAULT_LABEL_POLICY), [], 'an empty value is dropped anyway, not as protected');
 });
 
+test('protectedLabelsIn finds exactly the names sanitising would drop as protected, however they are spelled', () => {
+  // Renamed to a protected name: "1x" becomes "_1x" (one longer), "a-b" becomes "a_b" (as long).
+  const policy: LabelPolicy = { protectedLabels: ['_1x', 'a_b', 'job'], setting: 't' };
+  const names = ['1x', '_1x', '1-x', 'a-b', 'a.b', 'a_b', 'job', 'jo', 'jobs', 'Job', 'x1', 'ab', '_a_b'];
+  for (let mask = 0; mask < 1 << names.length; mask += 7) {
+    const raw = Object.fromEntries(names.filter((_, i) => (mask >> i) & 1).map((n) => [n, 'v']));
+    const dropped: string[] = [];
+    sanitizeLabels(raw, (step) => {
+      if (step.action === 'dropped' && step.rule.startsWith('protected label')) dropped.push(step.name);
+    }, policy);
+    const expected = [...new Set(dropped.map((n) => (n.startsWith('1') ? `_${n}` : n).replace(/[^a-zA-Z0-9_]/g, '_')))].sort();
+    assert.deepEqual(protectedLabelsIn(raw, policy), expected, JSON.stringify(raw));
+  }
+});
+
 test('the fast renderer and the traced one agree under a policy', () => {
   const node: NodeDocument = { id: 'w1', exporterType: 'node_exporter', port: 9100, metricsPath: '/metrics', labels: { job: 'x', instance: 'i' }, status: 'healthy' };
   for (const policy of [DEFAULT_LABEL_POLICY, NONE]) {
