@@ -22,8 +22,16 @@ function keyHash(key: string): number {
 
 /** Whether a chunk ends with `key`. */
 export function endsChunk(key: string): boolean {
-  return keyHash(key) % CHUNK_MEAN === 0;
+  // Keys arrive in order when loading: each add asks about the key added just before.
+  if (key !== lastKey) {
+    lastKey = key;
+    lastEnds = keyHash(key) % CHUNK_MEAN === 0;
+  }
+  return lastEnds;
 }
+
+let lastKey: string | undefined;
+let lastEnds = false;
 
 /** Index of the first element of sorted `keys` that is not below `key`. */
 function lowerBound(keys: readonly string[], key: string): number {
