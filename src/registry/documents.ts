@@ -127,13 +127,17 @@ function labelsField(obj: Record<string, unknown>, name: string): Parsed<Record<
   const v = field(obj, name);
   if (v === undefined || v === null) return { ok: true, value: {} };
   if (typeof v !== 'object' || Array.isArray(v)) return fail('invalid_field', `"${name}" must be an object of strings`);
-  const out: Record<string, string> = {};
-  for (const [k, value] of Object.entries(v as Record<string, unknown>)) {
-    if (value === null) out[k] = '';
-    else if (typeof value === 'string') out[k] = value;
-    else return fail('invalid_field', `"${name}" must be an object of strings (a value is a ${Array.isArray(value) ? 'array' : typeof value})`);
+  const labels = v as Record<string, unknown>;
+  let hasNull = false;
+  for (const k of Object.keys(labels)) {
+    const value = labels[k];
+    if (value === null) hasNull = true;
+    else if (typeof value !== 'string') return fail('invalid_field', `"${name}" must be an object of strings (a value is a ${Array.isArray(value) ? 'array' : typeof value})`);
   }
-  return { ok: true, value: out };
+  // Parsed objects are never mutated: one of strings only is the labels as they stand, no copy.
+  if (!hasNull) return { ok: true, value: labels as Record<string, string> };
+  // Defined, not assigned: a "__proto__" label stays a label, as JSON.parse made it.
+  return { ok: true, value: Object.fromEntries(Object.keys(labels).map((k) => [k, labels[k] === null ? '' : (labels[k] as string)])) };
 }
 
 /** A Go `time.Time` field: strict RFC 3339, or absent/null (Go's zero time, kept as ""). */
@@ -145,18 +149,43 @@ function timeField(obj: Record<string, unknown>, name: string): Parsed<string> {
   return v;
 }
 
-const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.\d+)?(?:Z|[+-](\d{2}):(\d{2}))$/;
+/** The number in `n` ASCII digits of `s` from `at`, or -1 if one is not a digit. */
+function digitsAt(s: string, at: number, n: number): number {
+  let v = 0;
+  for (let i = at; i < at + n; i++) {
+    const d = s.charCodeAt(i) - 48;
+    if (!(d >= 0 && d <= 9)) return -1;
+    v = v * 10 + d;
+  }
+  return v;
+}
 
-/** Whether `s` is a time Go's JSON decoder reads: RFC 3339, fields in range, any fraction, any offset. */
+/**
+ * Whether `s` is a time Go's JSON decoder reads: RFC 3339
+ * (`YYYY-MM-DDTHH:MM:SS[.digits](Z|±HH:MM)`), fields in range, any fraction,
+ * any offset. Read by hand: every heartbeat carries one.
+ */
 export function isRfc3339(s: string): boolean {
-  const m = RFC3339.exec(s);
-  if (m === null) return false;
-  // Every heartbeat carries one: read the fields without building arrays or Dates.
-  const month = Number(m[2]);
-  const day = Number(m[3]);
-  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(Number(m[1]), month)) return false;
-  if (Number(m[4]) > 23 || Number(m[5]) > 59 || Number(m[6]) > 59) return false;
-  return m[7] === undefined || (Number(m[7]) <= 23 && Number(m[8]) <= 59);
+  if (s.length < 20 || s[4] !== '-' || s[7] !== '-' || s[10] !== 'T' || s[13] !== ':' || s[16] !== ':') return false;
+  const year = digitsAt(s, 0, 4);
+  const month = digitsAt(s, 5, 2);
+  const day = digitsAt(s, 8, 2);
+  const hour = digitsAt(s, 11, 2);
+  const minute = digitsAt(s, 14, 2);
+  const second = digitsAt(s, 17, 2);
+  if (year < 0 || month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return false;
+  if (hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 59) return false;
+  let i = 19;
+  if (s[i] === '.') {
+    const first = ++i;
+    while (digitsAt(s, i, 1) >= 0) i++;
+    if (i === first) return false;
+  }
+  if (s[i] === 'Z') return i + 1 === s.length;
+  if ((s[i] !== '+' && s[i] !== '-') || i + 6 !== s.length || s[i + 3] !== ':') return false;
+  const offsetHour = digitsAt(s, i + 1, 2);
+  const offsetMinute = digitsAt(s, i + 4, 2);
+  return offsetHour >= 0 && offsetHour <= 23 && offsetMinute >= 0 && offsetMinute <= 59;
 }
 
 /**

@@ -4,6 +4,7 @@
 // writes carry for Go readers. docs/registry-layout.md says why each is so.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import {
   cleanPrefix,
   formatGoTime,
@@ -103,6 +104,25 @@ test('RFC 3339 as Go reads it: any offset, any fraction, fields in range', () =>
   for (const t of ['2026-12-01t14:44:25Z', '2026-12-01T14:44:25', '2026-13-01T00:00:00Z', '2025-02-29T00:00:00Z', '2026-12-01T24:00:00Z', '2026-12-01T14:44:25.Z', '2026-12-01T14:44:25+0500', '2026-12-01T14:44:60Z', '2026-12-01T14:44:25+24:00']) {
     assert.equal(isRfc3339(t), false, t);
   }
+});
+
+test('RFC 3339: the hand-written reader agrees with the rule as one regular expression, on near-misses', () => {
+  const RULE = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.\d+)?(?:Z|[+-](\d{2}):(\d{2}))$/;
+  const byRule = (s: string): boolean => {
+    const m = RULE.exec(s);
+    if (m === null) return false;
+    const [year, month, day, hour, minute, second] = [1, 2, 3, 4, 5, 6].map((i) => Number(m[i]));
+    const days = new Date(Date.UTC(year ?? 0, month ?? 0, 0)).getUTCDate();
+    if (month! < 1 || month! > 12 || day! < 1 || day! > days || hour! > 23 || minute! > 59 || second! > 59) return false;
+    return m[7] === undefined || (Number(m[7]) <= 23 && Number(m[8]) <= 59);
+  };
+  const base = fc.constantFrom('2026-12-01T14:44:25Z', '2024-02-29T23:59:59.123456789+14:00', '0099-12-31T00:00:00.5-23:59', '2026-12-01T14:44:25.87494476-05:00');
+  const edit = fc.tuple(fc.nat(40), fc.nat(3), fc.constantFrom('0', '9', '3', '-', '+', ':', '.', 'T', 't', 'Z', 'z', ' ', '\n', '٣', '', 'x', '00'));
+  fc.assert(fc.property(base, fc.array(edit, { maxLength: 3 }), (start, edits) => {
+    let s = start;
+    for (const [at, del, ins] of edits) s = s.slice(0, at % (s.length + 1)) + ins + s.slice((at % (s.length + 1)) + (del % 2));
+    assert.equal(isRfc3339(s), byRule(s), JSON.stringify(s));
+  }), { numRuns: 20_000, seed: 3339 });
 });
 
 test('RFC 3339 dates: the days of every month as Date.UTC counts them, years 0-99 read as 1900-1999', () => {
