@@ -17,6 +17,8 @@ export function isValidLabelName(name: string): boolean {
  * registrant can set `__address__`, `__scheme__` or `__param_*`.
  */
 export function sanitizeLabelName(name: string): string | undefined {
+  // Nearly every name is valid already: then it is its own sanitised name, unless reserved.
+  if (VALID_NAME.test(name)) return name.startsWith('__') ? undefined : name;
   if (name === '') return undefined;
   let out = name.replace(INVALID_CHAR, '_');
   if (/^[0-9]/.test(out)) out = `_${out}`;
@@ -121,6 +123,15 @@ function nameStep(name: string, clean: string | undefined): LabelStep {
   return { name, action: 'renamed', to: clean, rule };
 }
 
+/** The object's keys in code-unit order. Go writes map keys sorted, so the sort is nearly always skipped. */
+function namesInOrder(labels: Record<string, unknown>): string[] {
+  const names = Object.keys(labels);
+  for (let i = 1; i < names.length; i++) {
+    if (!((names[i - 1] ?? '') < (names[i] ?? ''))) return names.sort();
+  }
+  return names;
+}
+
 /**
  * Sanitises a label map from a document. Non-objects give `{}`; entries with
  * non-string or empty values, or names that `sanitizeLabelName` drops, are
@@ -133,9 +144,10 @@ function nameStep(name: string, clean: string | undefined): LabelStep {
 export function sanitizeLabels(raw: unknown, onStep?: LabelStepSink, policy: LabelPolicy = DEFAULT_LABEL_POLICY): Record<string, string> {
   const out: Record<string, string> = {};
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return out;
-  const entries = Object.entries(raw as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const labels = raw as Record<string, unknown>;
   const origin = onStep === undefined ? undefined : new Map<string, string>();
-  for (const [name, value] of entries) {
+  for (const name of namesInOrder(labels)) {
+    const value = labels[name];
     if (typeof value !== 'string' || value === '') {
       onStep?.({ name, action: 'dropped', rule: typeof value === 'string' ? 'empty values are dropped' : 'label values must be strings' });
       continue;

@@ -149,25 +149,33 @@ function mergedLabels(group: string, common: CommonLabels, node: NodeDocument, p
   return mergeSorted(commonPairs(common), sortedPairs(ownLabels), ownedPairs(group, node));
 }
 
-/** Sorted pair lists merged into one object, keys set in order; for a name in several, the last list's value. */
-function mergeSorted(...lists: readonly (readonly Pair[])[]): Record<string, string> {
-  const at = lists.map(() => 0);
+/** Three sorted pair lists merged into one object, keys set in order; for a name in several, the last list's value. */
+function mergeSorted(a: readonly Pair[], b: readonly Pair[], c: readonly Pair[]): Record<string, string> {
   const out: Record<string, string> = {};
+  let i = 0;
+  let j = 0;
+  let k = 0;
   for (;;) {
-    let name: string | undefined;
-    lists.forEach((list, l) => {
-      const candidate = list[at[l] ?? 0]?.[0];
-      if (candidate !== undefined && (name === undefined || candidate < name)) name = candidate;
-    });
+    const x = a[i];
+    const y = b[j];
+    const z = c[k];
+    let name = x?.[0];
+    if (y !== undefined && (name === undefined || y[0] < name)) name = y[0];
+    if (z !== undefined && (name === undefined || z[0] < name)) name = z[0];
     if (name === undefined) return out;
     let value = '';
-    lists.forEach((list, l) => {
-      const i = at[l] ?? 0;
-      const pair = list[i];
-      if (pair === undefined || pair[0] !== name) return;
-      value = pair[1];
-      at[l] = i + 1;
-    });
+    if (x?.[0] === name) {
+      value = x[1];
+      i++;
+    }
+    if (y?.[0] === name) {
+      value = y[1];
+      j++;
+    }
+    if (z?.[0] === name) {
+      value = z[1];
+      k++;
+    }
     out[name] = value;
   }
 }
