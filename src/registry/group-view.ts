@@ -67,28 +67,25 @@ export function contentHash(...parts: readonly string[]): string {
 }
 
 /**
- * Stored per node: its text and its rendering. `rendered` is undefined until
- * its chunk is next rendered: a node added (or whose group document changed)
- * is rendered once, straight into its chunk's fragment, so loading a large
- * registry leaves no per-node string behind. The parsed document is held
- * only from arrival to that first rendering; after it the text is all that
- * stays (a fraction of the parsed object's size), parsed again when needed.
- * The text was valid when stored and its address checked, so rendering it
- * fails only on a bug or on a chunk too large for one string; the state
- * contains either. Mutable, and only the state's: a heartbeat moves `text`
- * in place, a rendering sets `rendered`.
+ * Stored per node: its text and its rendering, made when the node arrives
+ * and replaced, once its chunk is rendered, by a slice of the chunk's
+ * fragment, so a large registry keeps each target's bytes once. The parsed
+ * document is not kept: the text is a fraction of its size, and is parsed
+ * again when needed (a group document changed, explain). The text was valid
+ * when stored and its address checked, so rendering it fails only on a bug
+ * or on a chunk too large for one string; the state contains either.
+ * Mutable, and only the state's: a heartbeat moves `text` in place, a
+ * rendering sets `rendered`.
  */
 export interface NodeEntry {
   text: string;
-  doc: NodeDocument | undefined;
   rendered: RenderedNode | undefined;
   /** Protected labels the document sets, dropped when rendered (usually none). */
   readonly protectedLabels: readonly string[];
 }
 
-/** The node's document: the one held since it arrived, else its text parsed again. */
+/** The node's document: its text parsed again. */
 export function documentOf(key: string, entry: NodeEntry): NodeDocument {
-  if (entry.doc !== undefined) return entry.doc;
   const parsed = parseNodeDocument(entry.text);
   if (!parsed.ok) throw new Error(`node ${key}: its stored text no longer parses (${parsed.detail}), yet it was accepted`);
   return parsed.value;

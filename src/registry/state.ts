@@ -8,7 +8,7 @@
  * (`renderFailures`); the other groups are not affected.
  */
 import { Content, indexOfName } from './content.js';
-import { isHeartbeatText, parseGroupDocument, parseNodeDocument, type GroupDocument, type InvalidReason, type NodeDocument } from './documents.js';
+import { isHeartbeatText, parseGroupDocument, parseNodeDocument, type GroupDocument, type InvalidReason, type NodeDocument, type Parsed } from './documents.js';
 import { documentOf, groupView, renderChunk, type GroupView, type NodeEntry, type NodeRenderer, type RenderedChunk } from './group-view.js';
 import { classifyKey, GROUP_NAME_RULE } from './keys.js';
 import { DEFAULT_DOCUMENT_LIMITS, fitsDocumentBytes, parseWithinLimits, type DocumentLimits } from './limits.js';
@@ -256,14 +256,10 @@ export class RegistryState {
 
   private renderChunkOf(name: string, entry: GroupEntry, keys: readonly string[]): RenderedChunk {
     const chunk = renderChunk(name, entry.common, keys, entry.nodes, this.renderNode);
-    // Keep the chunk's nodes, whose JSON points into its fragment, instead of copies; the
-    // parsed documents are not needed again.
+    // Keep the chunk's nodes, whose JSON points into its fragment, instead of copies.
     for (const n of chunk.nodes) {
       const stored = entry.nodes.get(n.key);
-      if (stored !== undefined) {
-        stored.rendered = n;
-        stored.doc = undefined;
-      }
+      if (stored !== undefined) stored.rendered = n;
     }
     return chunk;
   }
@@ -399,10 +395,10 @@ export class RegistryState {
       old.text = change.value;
       return UNCHANGED;
     }
-    // A known node is rendered now, to tell a visible change from none; a new one with its group's next view.
-    const rendered = !parsedDoc.ok ? parsedDoc
-      : old !== undefined ? renderNodeTarget(group, e?.common ?? {}, parsedDoc.value, this.labelPolicy)
-        : resolveAddress(parsedDoc.value);
+    // Rendered now, known or new: a change is told from none by its bytes, and the parsed
+    // document dies young. Held until the first snapshot, 1,000,000 documents were most of
+    // what loading copied from one heap space to the next.
+    const rendered = !parsedDoc.ok ? parsedDoc : this.renderOnArrival(group, e?.common ?? {}, parsedDoc.value);
     if (!parsedDoc.ok || !rendered.ok) {
       // Here rendered failed whenever parsedDoc did not (it is parsedDoc then).
       const bad = !parsedDoc.ok ? parsedDoc : (rendered as Extract<typeof rendered, { ok: false }>);
@@ -414,17 +410,29 @@ export class RegistryState {
     const protectedLabels = this.protectedIn(parsedDoc.value.labels);
     this.countProtected('node', old?.protectedLabels ?? NONE, protectedLabels);
     const target = this.entry(group);
+    const json = rendered.value;
+    target.nodes.set(node, { text: change.value, rendered: json === undefined ? undefined : { key: node, exporterType: parsedDoc.value.exporterType, json }, protectedLabels });
     if (old === undefined) {
-      target.nodes.set(node, { text: change.value, doc: parsedDoc.value, rendered: undefined, protectedLabels });
       target.chunks.add(node);
     } else {
-      const json = rendered.value;
-      target.nodes.set(node, { text: change.value, doc: undefined, rendered: { key: node, exporterType: parsedDoc.value.exporterType, json }, protectedLabels });
-      if (old.rendered?.json === json) return UNCHANGED; // e.g. a label the renderer drops
+      if (json !== undefined && old.rendered?.json === json) return UNCHANGED; // e.g. a label the renderer drops
       target.chunks.touch(node);
     }
     this.markStale(group, target);
     return CHANGED;
+  }
+
+  /**
+   * A node's target as it arrives; undefined when rendering threw (a bug, or a
+   * test's renderer): its chunk renders it again and contains the failure.
+   */
+  private renderOnArrival(group: string, common: CommonLabels, doc: NodeDocument): Parsed<string | undefined> {
+    try {
+      return this.renderNode(group, common, doc);
+    } catch {
+      const address = resolveAddress(doc);
+      return address.ok ? { ok: true, value: undefined } : address;
+    }
   }
 
   private removeNode(group: string, node: string): boolean {
