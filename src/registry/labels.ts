@@ -87,9 +87,7 @@ export function protectedLabelsIn(raw: Readonly<Record<string, unknown>>, policy
     if (!lengths.has(name.length)) continue;
     const value = raw[name];
     if (typeof value !== 'string' || value === '') continue;
-    // Runs for every node put: a valid name is its own sanitised name (a protected name is
-    // never `__*`), which skips sanitising for nearly every label (half the time, measured).
-    const clean = VALID_NAME.test(name) ? name : sanitizeLabelName(name);
+    const clean = sanitizeLabelName(name);
     if (clean !== undefined && isProtectedLabel(clean, policy) && !found.includes(clean)) found.push(clean);
   }
   return found.sort();
@@ -123,8 +121,12 @@ function nameStep(name: string, clean: string | undefined): LabelStep {
   return { name, action: 'renamed', to: clean, rule };
 }
 
-/** The object's keys in code-unit order. Go writes map keys sorted, so the sort is nearly always skipped. */
-function namesInOrder(labels: Record<string, unknown>): string[] {
+/**
+ * The object's own keys in code-unit order (as `<` compares). Go writes map
+ * keys sorted, and sanitised labels nearly always stay so: the sort is
+ * nearly always skipped.
+ */
+export function namesInOrder(labels: Readonly<Record<string, unknown>>): string[] {
   const names = Object.keys(labels);
   for (let i = 1; i < names.length; i++) {
     if (!((names[i - 1] ?? '') < (names[i] ?? ''))) return names.sort();

@@ -3,7 +3,7 @@
  * documents to a scrape target").
  */
 import type { NodeDocument, Parsed } from './documents.js';
-import { DEFAULT_LABEL_POLICY, sanitizeLabels, type LabelPolicy, type LabelStepSink } from './labels.js';
+import { DEFAULT_LABEL_POLICY, namesInOrder, sanitizeLabels, type LabelPolicy, type LabelStepSink } from './labels.js';
 
 /** A target group exactly as http_sd wants it: `targets` and `labels`, nothing else. */
 export interface TargetGroup {
@@ -87,20 +87,12 @@ function commonPairs(common: CommonLabels): readonly Pair[] {
   return pairs;
 }
 
-/** Own entries with a value, sorted by name (the default comparison: UTF-16 code units, as `<` compares). */
+/** The entries, sorted by name. */
 function sortedPairs(labels: Readonly<Record<string, string>>): Pair[] {
-  const pairs: Pair[] = [];
-  let sorted = true;
-  for (const name of Object.keys(labels)) {
+  return namesInOrder(labels).flatMap((name) => {
     const value = labels[name];
-    if (value === undefined) continue;
-    const last = pairs[pairs.length - 1];
-    if (last !== undefined && !(last[0] < name)) sorted = false;
-    pairs.push([name, value]);
-  }
-  // Sanitised labels come out in name order nearly always; a renamed one may not.
-  if (!sorted) pairs.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return pairs;
+    return value === undefined ? [] : [[name, value] as const];
+  });
 }
 
 /**
