@@ -397,7 +397,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     const now = Date.now();
     this.lastWatchMessageAt = now;
     this.confirmedAt = now;
-    this.lastContactAt = now;
+    this.touchContact(now);
     this.reconnectBackoff.reset();
     this.refusalBackoff.reset();
     // Events at or below what we applied are replays after a resume: skip them.
@@ -457,8 +457,8 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     this.connected = false;
   }
 
-  private touchContact(): void {
-    this.lastContactAt = Date.now();
+  private touchContact(now = Date.now()): void {
+    this.lastContactAt = now;
   }
 }
 
