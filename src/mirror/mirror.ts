@@ -258,6 +258,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
           const r = fresh.apply({ type: 'put', key: kv.key, value: kv.value });
           if (r.invalid) invalid.push(r.invalid);
         }
+        fresh.renderPending();
       },
       () => {
         fresh = new RegistryState(this.opts.prefix, nextVersion, lastGood, this.opts.limits, this.labelPolicy, this.stateHooks);

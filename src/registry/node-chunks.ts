@@ -106,6 +106,21 @@ export class ChunkIndex<C> {
     }
   }
 
+  /**
+   * Renders the chunk that `key` ends, if it ends one and it is not rendered:
+   * when keys arrive in order (a listing), each chunk is complete then, and
+   * rendering it at once lets its nodes' own renderings die young instead of
+   * outliving the load in the old heap. If `render` throws, the chunk is left
+   * for `build`.
+   */
+  buildEndedBy(key: string, render: (keys: readonly string[]) => C): void {
+    if (!endsChunk(key)) return;
+    // A key that ends a chunk is always its slot's last (add splits there).
+    const slot = this.slots[this.find(key)];
+    if (slot === undefined || slot.built !== undefined) return;
+    slot.built = render(slot.keys);
+  }
+
   /** The keys of each chunk, in order (for tests). */
   chunkKeys(): string[][] {
     return this.slots.map((s) => [...s.keys]);
