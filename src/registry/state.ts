@@ -439,10 +439,12 @@ export class RegistryState {
     this.countProtected('node', old?.protectedLabels ?? NONE, protectedLabels);
     const target = this.entry(group);
     const json = rendered.value;
-    target.nodes.set(node, { text: change.value, rendered: json === undefined ? undefined : { key: node, exporterType: parsedDoc.value.exporterType, json }, protectedLabels });
+    // A new node's name is kept for its life: a copy of its own, not a slice that keeps the whole key.
+    const name = old === undefined ? ownString(node) : node;
+    target.nodes.set(name, { text: change.value, rendered: json === undefined ? undefined : { key: name, exporterType: parsedDoc.value.exporterType, json }, protectedLabels });
     if (old === undefined) {
-      target.chunks.add(node);
-      this.renderAhead(group, target, (render) => target.chunks.buildEndedBy(node, render));
+      target.chunks.add(name);
+      this.renderAhead(group, target, (render) => target.chunks.buildEndedBy(name, render));
     } else {
       if (json !== undefined && old.rendered?.json === json) return UNCHANGED; // e.g. a label the renderer drops
       target.chunks.touch(node);
@@ -475,6 +477,11 @@ export class RegistryState {
     this.dropIfEmpty(group, e);
     return true;
   }
+}
+
+/** `s` in a string of its own: V8 makes longer slices views that keep their parent alive. */
+function ownString(s: string): string {
+  return JSON.parse(JSON.stringify(s)) as string;
 }
 
 function renderFailure(group: string, err: unknown, servingLastGood: boolean): RenderFailure {
