@@ -264,6 +264,22 @@ function portField(text: string, doc: Record<string, unknown>): Parsed<number> {
 }
 
 /**
+ * One string per exporter type: each parse makes a new one, and every
+ * rendered node holds its type for its life (about 40 bytes each at a
+ * million nodes, of a handful of distinct values). Bounded, so a registry
+ * of made-up types only stops sharing.
+ */
+const exporterTypes = new Map<string, string>();
+const MAX_SHARED_EXPORTER_TYPES = 1024;
+
+function sharedExporterType(type: string): string {
+  const shared = exporterTypes.get(type);
+  if (shared !== undefined) return shared;
+  if (exporterTypes.size < MAX_SHARED_EXPORTER_TYPES) exporterTypes.set(type, type);
+  return type;
+}
+
+/**
  * Parses a node document with Go's decoding rules (field names matched
  * case-insensitively; any type error, a non-string label value or a
  * `last_seen` that is not RFC 3339 fails the whole node, as it fails Go's
@@ -289,7 +305,7 @@ export function parseNodeDocument(text: string): Parsed<NodeDocument> {
   for (const p of [metricsPath, labels, status, lastSeen, address]) if (!p.ok) return p;
   const out: { -readonly [K in keyof NodeDocument]: NodeDocument[K] } = {
     id,
-    exporterType,
+    exporterType: sharedExporterType(exporterType),
     port: port.value,
     metricsPath: metricsPath.ok ? metricsPath.value : '',
     labels: labels.ok ? labels.value : {},

@@ -359,3 +359,13 @@ test('huge and deeply nested documents: no throw, bounded time', () => {
     assert.ok(Date.now() - started < 30_000, `input of ${text.length} chars took ${Date.now() - started} ms`);
   }
 });
+
+test('exporter types are read intact past the number of distinct types that share one string', () => {
+  for (let i = 0; i < 1500; i++) {
+    const type = `exporter_${i}`;
+    for (let copy = 0; copy < 2; copy++) {
+      const parsed = parseNodeDocument(JSON.stringify({ id: 'n', exporter_type: type, port: 9100 }));
+      assert.ok(parsed.ok && parsed.value.exporterType === type, type);
+    }
+  }
+});
