@@ -25,6 +25,7 @@ import { EtcdSource } from '../mirror/etcd-source.js';
 import { Mirror } from '../mirror/mirror.js';
 import { joinHostPort } from '../net.js';
 import { isValidGroupName } from '../registry/index.js';
+import { disablePretenuring } from './heap.js';
 import { EXIT_OK, type CliContext } from './io.js';
 
 const SUMMARY = `Keep a Prometheus file_sd file in step with the registry until SIGTERM or
@@ -83,6 +84,7 @@ export async function fileSdCommand(ctx: CliContext): Promise<number> {
     return r === undefined ? undefined : text(r);
   };
   const target = await targetOf(get('output'), get('output-dir'), get('format') ?? 'json');
+  disablePretenuring();
   const groups = list(settings.get('group')?.value);
   for (const g of groups) if (!isValidGroupName(g)) throw new ConfigError('--group', `${describe(g)} is not a group name`);
   const shards = shardSettingsFrom(settings);

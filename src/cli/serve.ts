@@ -4,6 +4,7 @@ import { loadServeConfig, SERVE_FLAGS } from '../config/serve.js';
 import { createLogger } from '../log.js';
 import { joinHostPort } from '../net.js';
 import { startServer } from '../server.js';
+import { disablePretenuring } from './heap.js';
 import { EXIT_OK, type CliContext } from './io.js';
 
 const SUMMARY = `Serve the etcd service registry as Prometheus http_sd targets.
@@ -35,6 +36,7 @@ export async function serveCommand(ctx: CliContext): Promise<number> {
     return EXIT_OK;
   }
   const config = loadServeConfig(ctx.argv, ctx.env, ctx.readFile);
+  disablePretenuring();
   const logger = createLogger({ level: config.logLevel });
   logger.info('starting', { version: VERSION, prefix: config.etcd.prefix, listen: joinHostPort(config.listen.host, config.listen.port), ...(config.configFile ? { configFile: config.configFile } : {}) });
   // The first signal during start-up aborts it: nothing may keep starting after a Ctrl-C.
