@@ -149,44 +149,58 @@ function timeField(obj: Record<string, unknown>, name: string): Parsed<string> {
   return v;
 }
 
-/** The number in `n` ASCII digits of `s` from `at`, or -1 if one is not a digit. */
-function digitsAt(s: string, at: number, n: number): number {
-  let v = 0;
-  for (let i = at; i < at + n; i++) {
-    const d = s.charCodeAt(i) - 48;
-    if (!(d >= 0 && d <= 9)) return -1;
-    v = v * 10 + d;
-  }
-  return v;
-}
-
 /**
  * Whether `s` is a time Go's JSON decoder reads: RFC 3339
  * (`YYYY-MM-DDTHH:MM:SS[.digits](Z|±HH:MM)`), fields in range, any fraction,
  * any offset. Read by hand: every heartbeat carries one.
  */
 export function isRfc3339(s: string): boolean {
-  if (s.length < 20 || s[4] !== '-' || s[7] !== '-' || s[10] !== 'T' || s[13] !== ':' || s[16] !== ':') return false;
-  const year = digitsAt(s, 0, 4);
-  const month = digitsAt(s, 5, 2);
-  const day = digitsAt(s, 8, 2);
-  const hour = digitsAt(s, 11, 2);
-  const minute = digitsAt(s, 14, 2);
-  const second = digitsAt(s, 17, 2);
-  if (year < 0 || month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return false;
+  return isRfc3339At(s, 0, s.length);
+}
+
+/** {@link isRfc3339} of `s[from, to)`, read in place: a heartbeat checks its time without cutting it out. */
+function isRfc3339At(s: string, from: number, to: number): boolean {
+  if (to - from < 20 || s.charCodeAt(from + 4) !== DASH || s.charCodeAt(from + 7) !== DASH || s.charCodeAt(from + 10) !== 0x54
+    || s.charCodeAt(from + 13) !== COLON || s.charCodeAt(from + 16) !== COLON) return false;
+  const century = twoDigitsAt(s, from);
+  const yearOf = twoDigitsAt(s, from + 2);
+  const month = twoDigitsAt(s, from + 5);
+  const day = twoDigitsAt(s, from + 8);
+  const hour = twoDigitsAt(s, from + 11);
+  const minute = twoDigitsAt(s, from + 14);
+  const second = twoDigitsAt(s, from + 17);
+  if (century < 0 || yearOf < 0) return false;
+  const year = century * 100 + yearOf;
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return false;
   if (hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 59) return false;
-  let i = 19;
-  if (s[i] === '.') {
+  let i = from + 19;
+  if (i < to && s.charCodeAt(i) === 0x2e) {
     const first = ++i;
-    while (digitsAt(s, i, 1) >= 0) i++;
+    while (i < to && isDigit(s.charCodeAt(i))) i++;
     if (i === first) return false;
   }
-  if (s[i] === 'Z') return i + 1 === s.length;
-  if ((s[i] !== '+' && s[i] !== '-') || i + 6 !== s.length || s[i + 3] !== ':') return false;
-  const offsetHour = digitsAt(s, i + 1, 2);
-  const offsetMinute = digitsAt(s, i + 4, 2);
+  if (i >= to) return false;
+  const zone = s.charCodeAt(i);
+  if (zone === 0x5a) return i + 1 === to;
+  if ((zone !== 0x2b && zone !== DASH) || i + 6 !== to || s.charCodeAt(i + 3) !== COLON) return false;
+  const offsetHour = twoDigitsAt(s, i + 1);
+  const offsetMinute = twoDigitsAt(s, i + 4);
   return offsetHour >= 0 && offsetHour <= 23 && offsetMinute >= 0 && offsetMinute <= 59;
 }
+
+function isDigit(c: number): boolean {
+  return c >= 0x30 && c <= 0x39;
+}
+
+/** The number in the two ASCII digits of `s` at `at`, or -1 if one is not a digit. */
+function twoDigitsAt(s: string, at: number): number {
+  const a = s.charCodeAt(at);
+  const b = s.charCodeAt(at + 1);
+  return isDigit(a) && isDigit(b) ? (a - 0x30) * 10 + (b - 0x30) : -1;
+}
+
+const DASH = 0x2d;
+const COLON = 0x3a;
 
 /**
  * Days of `month` (1-12) as `Date.UTC` counts them, which this check has
@@ -341,7 +355,7 @@ const ADDRESS_AT = '","address":"';
  * `address` after it), which makes the matched key a top-level one: a
  * `"last_seen":"` inside a label would be followed by the labels' `}`.
  * The key cannot occur inside a JSON string (its quotes would be escaped).
- * Compares the two texts in place: a heartbeat allocates nothing lasting.
+ * Compares the two texts part by part: a heartbeat allocates nothing lasting.
  */
 export function isHeartbeatText(next: string, previous: string): boolean {
   const at = next.lastIndexOf(LAST_SEEN_AT);
@@ -353,8 +367,9 @@ export function isHeartbeatText(next: string, previous: string): boolean {
   // not an escaped one: the string would then run on into the tail, and `previous` is valid.)
   const previousEnd = previous.length - (next.length - end);
   if (previousEnd < from || previous.indexOf('"', from) !== previousEnd) return false;
-  return sameRange(next, previous, 0, from, 0) && sameRange(next, previous, end, next.length, previousEnd)
-    && isRfc3339(next.slice(from, end));
+  // Substrings compared whole: V8 compares them natively, several times faster than a loop over chars.
+  return next.substring(0, from) === previous.substring(0, from) && next.substring(end) === previous.substring(previousEnd)
+    && isRfc3339At(next, from, end);
 }
 
 /** Whether `text` from `quote` (the closing quote of `last_seen`) is `"}` or `","address":"…"}` with a plain address. */
@@ -364,12 +379,6 @@ function isGoNodeTail(text: string, quote: number): boolean {
   if (!text.startsWith(ADDRESS_AT, quote)) return false;
   const value = quote + ADDRESS_AT.length;
   return text.indexOf('"', value) === text.length - 2 && !text.includes('\\', value);
-}
-
-/** Whether `a[from, to)` equals `b` from `bFrom`, compared in place. */
-function sameRange(a: string, b: string, from: number, to: number, bFrom: number): boolean {
-  for (let i = from, j = bFrom; i < to; i++, j++) if (a.charCodeAt(i) !== b.charCodeAt(j)) return false;
-  return true;
 }
 
 /** Fields of a node document to write: those read, with `last_seen` always written. */

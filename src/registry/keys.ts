@@ -3,8 +3,6 @@
  * Pure string functions: the one place that knows the key layout.
  */
 
-const GROUP_FORBIDDEN = /[/\\?#[\] ]/;
-const GROUP_NEEDS = /[A-Za-z0-9_-]/;
 const MAX_GROUP_BYTES = 63;
 
 /** How a group name must look, for error messages everywhere a name is checked. */
@@ -18,8 +16,17 @@ export const GROUP_NAME_RULE =
  * `web.prod`, `a:b`, `x@y` and non-ASCII names are groups, and served.
  */
 export function isValidGroupName(name: string): boolean {
-  if (name === '' || GROUP_FORBIDDEN.test(name) || !GROUP_NEEDS.test(name)) return false;
-  return name.length <= MAX_GROUP_BYTES && Buffer.byteLength(name, 'utf8') <= MAX_GROUP_BYTES;
+  // One pass, no regular expression: every watch event's key is checked.
+  if (name === '' || name.length > MAX_GROUP_BYTES) return false;
+  let needed = false;
+  let ascii = true;
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c === 0x2f || c === 0x5c || c === 0x3f || c === 0x23 || c === 0x5b || c === 0x5d || c === 0x20) return false;
+    needed ||= (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c === 0x5f || c === 0x2d;
+    ascii &&= c < 0x80;
+  }
+  return needed && (ascii || Buffer.byteLength(name, 'utf8') <= MAX_GROUP_BYTES);
 }
 
 /** Problem with a registry prefix as given, or the prefix as keys use it. */
@@ -67,9 +74,8 @@ export type KeyKind =
  * `nodes/` is the node's key, as Go's prefix read of `nodes` returns it.
  */
 export function classifyKey(prefix: string, key: string): KeyKind {
-  const base = `${prefix}/`;
-  if (!key.startsWith(base)) return { kind: 'ignored' };
-  const rest = key.slice(base.length);
+  if (!key.startsWith(prefix) || key.charCodeAt(prefix.length) !== 0x2f) return { kind: 'ignored' };
+  const rest = key.slice(prefix.length + 1);
   const slash = rest.indexOf('/');
   const group = slash < 0 ? rest : rest.slice(0, slash);
   if (slash < 0) {

@@ -8,6 +8,8 @@ import fc from 'fast-check';
 import {
   cleanPrefix,
   formatGoTime,
+  formatNodeDocument,
+  isHeartbeatText,
   isRfc3339,
   isValidGroupName,
   parseGroupDocument,
@@ -123,6 +125,27 @@ test('RFC 3339: the hand-written reader agrees with the rule as one regular expr
     for (const [at, del, ins] of edits) s = s.slice(0, at % (s.length + 1)) + ins + s.slice((at % (s.length + 1)) + (del % 2));
     assert.equal(isRfc3339(s), byRule(s), JSON.stringify(s));
   }), { numRuns: 20_000, seed: 3339 });
+});
+
+test('RFC 3339 in a heartbeat: the time is read in place exactly as on its own', () => {
+  const stored = formatNodeDocument({ id: 'web-1', exporterType: 'node_exporter', port: 9100, metricsPath: '/metrics', labels: {}, status: 'healthy', lastSeen: '2025-03-01T10:00:05Z' });
+  const from = stored.lastIndexOf('"last_seen":"') + '"last_seen":"'.length;
+  const base = fc.constantFrom('2026-12-01T14:44:25Z', '2024-02-29T23:59:59.123456789+14:00', '0099-12-31T00:00:00.5-23:59', '2026-12-01T14:44:25.87494476-05:00');
+  const edit = fc.tuple(fc.nat(40), fc.nat(3), fc.constantFrom('0', '9', '3', '-', '+', ':', '.', 'T', 'Z', ' ', '٣', '', 'x', '00'));
+  fc.assert(fc.property(base, fc.array(edit, { maxLength: 3 }), (start, edits) => {
+    let t = start;
+    for (const [at, del, ins] of edits) t = t.slice(0, at % (t.length + 1)) + ins + t.slice((at % (t.length + 1)) + (del % 2));
+    const beat = `${stored.slice(0, from)}${t}"}`;
+    assert.equal(isHeartbeatText(beat, stored), isRfc3339(t), JSON.stringify(t));
+  }), { numRuns: 5_000, seed: 3340 });
+});
+
+test('group names: the one-pass check agrees with the rule as regular expressions', () => {
+  const byRule = (name: string): boolean => name !== '' && !/[/\\?#[\] ]/.test(name) && /[A-Za-z0-9_-]/.test(name) && Buffer.byteLength(name, 'utf8') <= 63;
+  const char = fc.constantFrom('a', 'Z', '0', '9', '_', '-', '.', ':', '@', '/', '\\', '?', '#', '[', ']', ' ', '\u00e9', '\u{1F600}', '\ud800', '`', '{', '^');
+  fc.assert(fc.property(fc.array(char, { maxLength: 70 }), fc.nat(70), (chars, repeat) => {
+    for (const name of [chars.join(''), chars.join('').repeat(1 + (repeat % 3))]) assert.equal(isValidGroupName(name), byRule(name), JSON.stringify(name));
+  }), { numRuns: 5_000, seed: 63 });
 });
 
 test('RFC 3339 dates: the days of every month as Date.UTC counts them, years 0-99 read as 1900-1999', () => {
