@@ -75,7 +75,7 @@ export const SERVE_SETTINGS: readonly SettingRow[] = deepFreeze([
   row('etcd-data-dir', 'string', 'DIR', 'embedded_etcd.data_dir', './etcd-data', 'Data directory of the embedded etcd.'),
   row('embedded-etcd-client-port', 'int', 'PORT', 'embedded_etcd.client_port', '2379', 'Client port of the embedded etcd.'),
   row('embedded-etcd-peer-port', 'int', 'PORT', 'embedded_etcd.peer_port', '2380', 'Peer port of the embedded etcd.'),
-  row('cache-max-bytes', 'int', 'BYTES', 'cache.max_bytes', '67108864', 'Bound of the rendered-response cache.'),
+  row('cache-max-bytes', 'int', 'BYTES', 'cache.max_bytes', '67108864', 'Bound of the rendered-response cache; a full body larger than this is not held but written from the registry on each request.'),
   row('http-write-timeout', 'duration', '', 'http.write_timeout', '30s', 'A response not fully written within this time has its connection closed (slow or non-reading clients).'),
   row('max-document-bytes', 'int', 'BYTES', 'limits.max_document_bytes', '1572864', 'Documents larger than this are skipped and counted (etcd accepts 1.5 MiB by default).'),
   row('max-labels', 'int', 'N', 'limits.max_labels', '128', 'Documents with more labels than this are skipped and counted.'),

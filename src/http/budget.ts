@@ -4,16 +4,23 @@
  * deadline; distinct filters make distinct bodies, so without a bound a few
  * hundred such clients pinned gigabytes. A body shared by several responses
  * (the same view) counts once: it is held once. Over the budget, new
- * responses are refused (503, Retry-After) rather than started.
+ * responses are refused (503, Retry-After) rather than started. A body
+ * written from the registry's own chunks counts in full too: a state that
+ * moves on leaves the old chunks pinned by such a response alone.
  */
 import type { ServerResponse } from 'node:http';
+
+/** A body a response keeps alive: a Buffer, or a view that writes one; counted by identity. */
+export interface HeldBody {
+  readonly byteLength: number;
+}
 
 export const DEFAULT_MAX_PENDING_RESPONSE_BYTES = 256 * 1024 * 1024;
 
 export class ResponseBudget {
   private pending = 0;
   /** Unfinished responses per body. */
-  private readonly holders = new Map<Buffer, number>();
+  private readonly holders = new Map<HeldBody, number>();
   /** Responses refused for want of budget, ever. */
   refused = 0;
 
@@ -35,14 +42,14 @@ export class ResponseBudget {
    * a body larger than the whole budget is still served when nothing else is
    * pending, so the bound is `maxBytes` or one body, whichever is larger.
    */
-  hold(res: ServerResponse, body: Buffer): boolean {
+  hold(res: ServerResponse, body: HeldBody): boolean {
     const count = this.holders.get(body);
     if (count === undefined) {
-      if (this.pending > 0 && this.pending + body.length > this.maxBytes) {
+      if (this.pending > 0 && this.pending + body.byteLength > this.maxBytes) {
         this.refused++;
         return false;
       }
-      this.pending += body.length;
+      this.pending += body.byteLength;
     }
     this.holders.set(body, (count ?? 0) + 1);
     res.once('close', () => this.release(body));
@@ -54,14 +61,14 @@ export class ResponseBudget {
     this.refused++;
   }
 
-  private release(body: Buffer): void {
+  private release(body: HeldBody): void {
     const count = this.holders.get(body) ?? 0;
     if (count > 1) {
       this.holders.set(body, count - 1);
       return;
     }
     this.holders.delete(body);
-    this.pending -= body.length;
+    this.pending -= body.byteLength;
   }
 }
 

@@ -1,33 +1,154 @@
 /**
  * Rendered responses: the bytes of a view, its ETag and its gzip, each
  * computed once per state and reused by every request until the state
- * changes. Filtered views live in an LRU bounded in bytes.
+ * changes. Filtered views live in an LRU bounded in bytes. A full body larger
+ * than that bound is not copied: it is written from the groups' own rendered
+ * chunks on each request, so the registry's bytes are held once, not twice.
  */
+import type { ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
-import { gzip as gzipCb, constants as zlibConstants } from 'node:zlib';
+import { createGzip, gzip as gzipCb, constants as zlibConstants } from 'node:zlib';
 import { LRUCache } from 'lru-cache';
 import { contentHash, fragmentsOf, renderArray, type Content, type GroupView } from '../registry/index.js';
 import { ShardMemo, shardKey, shardParts, type ShardSpec } from '../shard/index.js';
 
 const gzipAsync = promisify(gzipCb);
+// Level 6 is zlib's default; faster levels save little at these sizes and cost bytes.
+const GZIP_OPTIONS = { level: zlibConstants.Z_DEFAULT_COMPRESSION };
 
-/** One response body with what is needed to serve it. */
+/**
+ * Bytes a streamed body is encoded in at a time: few enough writes, and
+ * little held per response beyond what the socket holds.
+ */
+const PIECE_BYTES = 64 * 1024;
+
+/** JSON array fragments with something in them, measured once. */
+export interface Fragments {
+  readonly parts: readonly string[];
+  /** UTF-8 byte length of each part. */
+  readonly lengths: readonly number[];
+  /** Bytes of the whole array: brackets, commas and parts. */
+  readonly byteLength: number;
+}
+
+/** The fragments that are not empty, with their byte lengths. */
+export function measureFragments(fragments: readonly string[]): Fragments {
+  const parts = fragments.filter((f) => f !== '');
+  const lengths = parts.map((f) => Buffer.byteLength(f, 'utf8'));
+  let byteLength = 2 + Math.max(0, parts.length - 1);
+  for (const n of lengths) byteLength += n;
+  return { parts, lengths, byteLength };
+}
+
+/**
+ * The bytes parts `from` to `to` (exclusive) contribute to their JSON array:
+ * `[` when the range starts it, a comma before every later part, `]` when
+ * the range ends it. Ranges that tile `0..parts.length` concatenate to the array.
+ */
+function encodeRange(f: Fragments, from: number, to: number): Buffer {
+  const last = f.parts.length;
+  let size = (from === 0 ? 1 : 0) + (to === last ? 1 : 0);
+  for (let i = from; i < to; i++) size += (f.lengths[i] ?? 0) + (i > 0 ? 1 : 0);
+  const out = Buffer.allocUnsafe(size);
+  let at = from === 0 ? out.write('[', 0, 'latin1') : 0;
+  for (let i = from; i < to; i++) {
+    if (i > 0) at += out.write(',', at, 'latin1');
+    at += out.write(f.parts[i] ?? '', at, 'utf8');
+  }
+  if (to === last) out.write(']', at, 'latin1');
+  return out;
+}
+
+/** The JSON array in pieces of about `size` bytes (a part is never split), in order. */
+export function* encodePieces(f: Fragments, size: number = PIECE_BYTES): Generator<Buffer> {
+  let from = 0;
+  let bytes = 0;
+  for (let i = 0; i < f.parts.length; i++) {
+    bytes += (f.lengths[i] ?? 0) + 1;
+    if (bytes >= size) {
+      yield encodeRange(f, from, i + 1);
+      from = i + 1;
+      bytes = 0;
+    }
+  }
+  // Unless the last piece ended the array already.
+  if (from < f.parts.length || f.parts.length === 0) yield encodeRange(f, from, f.parts.length);
+}
+
+/** `Buffer.from(renderArray(fragments))`, without building the joined string. */
+export function joinToBuffer(fragments: readonly string[]): Buffer {
+  const f = measureFragments(fragments);
+  return encodeRange(f, 0, f.parts.length);
+}
+
+/** One response body with what is needed to serve it: its bytes, or the fragments to write them from. */
 export class RenderedView {
-  readonly body: Buffer;
-  readonly etag: string;
+  readonly byteLength: number;
   private gz: Promise<Buffer> | undefined;
 
-  constructor(body: string | Buffer, etag: string) {
-    this.body = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
-    this.etag = etag;
+  private constructor(
+    private readonly source: Buffer | Fragments,
+    readonly etag: string,
+  ) {
+    this.byteLength = source.byteLength;
   }
 
-  /** The gzip of `body`, computed on first request and then reused. */
+  /** A view whose bytes are held. */
+  static held(body: string | Buffer, etag: string): RenderedView {
+    return new RenderedView(typeof body === 'string' ? Buffer.from(body, 'utf8') : body, etag);
+  }
+
+  /** A view written from `fragments` on each request: its bytes are never held whole. */
+  static streamed(fragments: Fragments, etag: string): RenderedView {
+    return new RenderedView(fragments, etag);
+  }
+
+  /** Whether the body is written from fragments rather than held. */
+  get streamed(): boolean {
+    return !Buffer.isBuffer(this.source);
+  }
+
+  /** The whole body; for a streamed view, a new copy on every call (for writers of files, not responses). */
+  get body(): Buffer {
+    return Buffer.isBuffer(this.source) ? this.source : encodeRange(this.source, 0, this.source.parts.length);
+  }
+
+  /**
+   * Writes the body to `res` and ends it, heeding backpressure. Resolves
+   * when written, or when `res` was closed first (client gone, write
+   * deadline): there is nothing left to answer then.
+   */
+  async send(res: ServerResponse): Promise<void> {
+    if (Buffer.isBuffer(this.source)) {
+      res.end(this.source);
+      return;
+    }
+    try {
+      await pipeline(pieceStream(this.source), res);
+    } catch {
+      res.destroy();
+    }
+  }
+
+  /** The gzip of the body, computed on first request and then reused. */
   gzipped(): Promise<Buffer> {
-    // Level 6 is zlib's default; faster levels save little at these sizes and cost bytes.
-    this.gz ??= gzipAsync(this.body, { level: zlibConstants.Z_DEFAULT_COMPRESSION });
+    this.gz ??= Buffer.isBuffer(this.source) ? gzipAsync(this.source, GZIP_OPTIONS) : gzipPieces(this.source);
     return this.gz;
   }
+}
+
+function pieceStream(f: Fragments): Readable {
+  return Readable.from(encodePieces(f), { objectMode: false, highWaterMark: PIECE_BYTES });
+}
+
+async function gzipPieces(f: Fragments): Promise<Buffer> {
+  const out: Buffer[] = [];
+  await pipeline(pieceStream(f), createGzip(GZIP_OPTIONS), async (gz: AsyncIterable<Buffer>) => {
+    for await (const b of gz) out.push(b);
+  });
+  return Buffer.concat(out);
 }
 
 /** A filter of `/v1/targets`: groups and exporter types, each empty for "all"; one shard of them, if given. */
@@ -47,13 +168,13 @@ export class ViewCache {
   private readonly shards = new ShardMemo();
   private shardsPrunedAt: number | undefined;
 
-  constructor(maxBytes: number) {
+  constructor(private readonly maxBytes: number) {
     this.filtered = new LRUCache<string, RenderedView>({
       maxSize: maxBytes,
       // Counts the body twice (once for itself, once for a gzip that may come), and the key and
       // the entry itself: the key is client-chosen and up to ~16 KB, so with bodies alone a
       // client sending distinct filters filled memory far past the bound (http-fuzz).
-      sizeCalculation: (v, key) => v.body.length * 2 + key.length * 2 + ENTRY_OVERHEAD_BYTES,
+      sizeCalculation: (v, key) => v.byteLength * 2 + key.length * 2 + ENTRY_OVERHEAD_BYTES,
     });
   }
 
@@ -81,14 +202,17 @@ export class ViewCache {
       this.shardsPrunedAt = content.version;
     }
     const { parts, etag } = shardParts(this.shards, selectedGroups(content, filter), filter.exporterTypes, spec);
-    return new RenderedView(joinToBuffer(parts), etag);
+    return RenderedView.held(joinToBuffer(parts), etag);
   }
 
   private fullView(content: Content): RenderedView {
     if (this.full?.version !== content.version) {
       // Straight from the groups' chunks: going through `content.body` would keep a flat
       // copy of the whole response alive in the heap next to this buffer (+44 MB at 100k nodes).
-      this.full = { version: content.version, view: new RenderedView(joinToBuffer(fragmentsOf(content.groups)), content.etag) };
+      // Over the cache's bound, not even the buffer: a second copy of a 1M-node registry is 420 MB.
+      const f = measureFragments(fragmentsOf(content.groups));
+      const view = f.byteLength <= this.maxBytes ? RenderedView.held(encodeRange(f, 0, f.parts.length), content.etag) : RenderedView.streamed(f, content.etag);
+      this.full = { version: content.version, view };
     }
     return this.full.view;
   }
@@ -103,30 +227,15 @@ function filterKey(content: Content, filter: TargetFilter): string {
   return `${content.version}\0${filter.groups.join(',')}\0${filter.exporterTypes.join(',')}${shard}`;
 }
 
-/** `Buffer.from(renderArray(fragments))`, without building the joined string. */
-export function joinToBuffer(fragments: readonly string[]): Buffer {
-  const parts = fragments.filter((f) => f !== '');
-  let size = 2 + Math.max(0, parts.length - 1);
-  for (const f of parts) size += Buffer.byteLength(f, 'utf8');
-  const out = Buffer.allocUnsafe(size);
-  let at = out.write('[', 0, 'latin1');
-  parts.forEach((f, i) => {
-    if (i > 0) at += out.write(',', at, 'latin1');
-    at += out.write(f, at, 'utf8');
-  });
-  out.write(']', at, 'latin1');
-  return out;
-}
-
 function filteredView(content: Content, filter: TargetFilter): RenderedView {
   if (filter.exporterTypes.length === 0) {
     // Whole groups: written from their chunks and tagged from their hashes, so a request for a
     // large group costs one copy of its bytes per change, not a join, a re-encode and a hash.
     const groups = selectedGroups(content, filter).filter((g) => g.size > 0);
-    return new RenderedView(joinToBuffer(fragmentsOf(groups)), `"${contentHash('groups', ...groups.map((g) => `${g.name}:${g.hash}`))}"`);
+    return RenderedView.held(joinToBuffer(fragmentsOf(groups)), `"${contentHash('groups', ...groups.map((g) => `${g.name}:${g.hash}`))}"`);
   }
   const body = renderFiltered(content, filter);
-  return new RenderedView(body, `"${contentHash('filtered', body)}"`);
+  return RenderedView.held(body, `"${contentHash('filtered', body)}"`);
 }
 
 function selectedGroups(content: Content, filter: TargetFilter): readonly GroupView[] {

@@ -81,13 +81,11 @@ export async function sendView(req: IncomingMessage, res: ServerResponse, views:
     return;
   }
   res.setHeader('Content-Type', 'application/json');
-  let body = view.body;
-  if (acceptsGzip(req.headers['accept-encoding'])) {
-    body = await view.gzipped();
-    res.setHeader('Content-Encoding', 'gzip');
-  }
+  const gzipped = acceptsGzip(req.headers['accept-encoding']) ? await view.gzipped() : undefined;
+  if (gzipped !== undefined) res.setHeader('Content-Encoding', 'gzip');
+  const body = gzipped ?? view;
   if (req.method === 'HEAD') {
-    res.setHeader('Content-Length', String(body.length));
+    res.setHeader('Content-Length', String(body.byteLength));
     res.statusCode = 200;
     res.end();
     return;
@@ -97,9 +95,10 @@ export async function sendView(req: IncomingMessage, res: ServerResponse, views:
     sendBusy(res);
     return;
   }
-  res.setHeader('Content-Length', String(body.length));
+  res.setHeader('Content-Length', String(body.byteLength));
   res.statusCode = 200;
-  res.end(body);
+  if (gzipped === undefined) await view.send(res);
+  else res.end(gzipped);
 }
 
 /** `GET /v1/targets[?group=..][&exporter_type=..]` and `GET /v1/targets/:group`. */

@@ -1,42 +1,16 @@
 // Clients that never read, or open too many connections, cannot hold the server's memory or sockets.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect, type Socket } from 'node:net';
-import type { Etcd3 } from 'etcd3';
 import { formatGoTime, formatNodeDocument } from '../../src/registry/index.js';
 import { useTestEtcd } from '../helpers/etcd.js';
+import { metricValue, nonReader, putLargeNodes } from '../helpers/large-bodies.js';
 import { waitForConvergence } from '../helpers/converge.js';
 import { eventually, httpGet, useTestServer } from '../helpers/server.js';
-
-async function putNodes(c: Etcd3, count: number): Promise<void> {
-  const note = 'n'.repeat(2000);
-  for (let i = 0; i < count; i += 128) {
-    const ops = [];
-    for (let j = i; j < Math.min(count, i + 128); j++) {
-      const value = formatNodeDocument({ id: `n${j}`, exporterType: 'node_exporter', port: 9100, metricsPath: '/metrics', labels: { note }, status: 'healthy', lastSeen: formatGoTime(new Date(0)) });
-      ops.push({ request_put: { key: Buffer.from(`/services/g/nodes/n${j}_node_exporter`), value: Buffer.from(value) } });
-    }
-    await c.kv.txn({ success: ops });
-  }
-}
-
-/** Opens a socket, sends one request and never reads; resolves with the socket once connected. */
-function nonReader(url: string, path: string): Promise<Socket> {
-  const { hostname, port } = new URL(url);
-  return new Promise((resolve, reject) => {
-    const s = connect(Number(port), hostname, () => {
-      s.pause();
-      s.write(`GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`);
-      resolve(s);
-    });
-    s.once('error', reject);
-  });
-}
 
 test('non-reading clients are cut after the write timeout; connections over the limit are closed', { timeout: 60_000 }, async (t) => {
   const etcd = await useTestEtcd(t);
   const c = etcd.client();
-  await putNodes(c, 2000); // a body of about 4.4 MB, far more than socket buffers hold
+  await putLargeNodes(c, 2000); // a body of about 4.4 MB, far more than socket buffers hold
   const server = await useTestServer(t, etcd.endpoint, { args: ['--http-write-timeout', '2s', '--max-connections', '60'] });
   await waitForConvergence(server, c);
   const sockets = await Promise.all(Array.from({ length: 40 }, (_, i) => nonReader(server.url, `/v1/targets?exporter_type=node_exporter&exporter_type=x${i}`)));
@@ -67,17 +41,10 @@ test('non-reading clients are cut after the write timeout; connections over the 
   await eventually('served again once they left', async () => ((await httpGet(`${server.url}/healthz`)).status === 200 ? true : undefined));
 });
 
-/** A metric's value in a Prometheus text exposition. */
-function metricValue(text: string, name: string): number {
-  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
-  if (line === undefined) throw new Error(`no ${name} in /metrics`);
-  return Number(line.slice(name.length + 1));
-}
-
 test('200 non-reading clients asking for distinct bodies hold at most the pending-bytes budget', { timeout: 60_000 }, async (t) => {
   const etcd = await useTestEtcd(t);
   const c = etcd.client();
-  await putNodes(c, 2000);
+  await putLargeNodes(c, 2000);
   const small = formatNodeDocument({ id: 'a', exporterType: 'node_exporter', port: 9100, metricsPath: '/metrics', labels: {}, status: 'healthy', lastSeen: formatGoTime(new Date(0)) });
   await c.put('/services/small/nodes/a_node_exporter').value(small);
   const budget = 32 * 1024 * 1024;
@@ -124,7 +91,7 @@ test('200 non-reading clients asking for distinct bodies hold at most the pendin
 test('a body over the whole budget, held by a client that does not read, is still served to others asking for it: it is held once', { timeout: 60_000 }, async (t) => {
   const etcd = await useTestEtcd(t);
   const c = etcd.client();
-  await putNodes(c, 2000); // about 4.4 MB, four times the budget below
+  await putLargeNodes(c, 2000); // about 4.4 MB, four times the budget below
   const server = await useTestServer(t, etcd.endpoint, { args: ['--http-write-timeout', '120s', '--max-pending-response-bytes', String(1024 * 1024)] });
   await waitForConvergence(server, c);
   const metrics = async (): Promise<string> => (await httpGet(`${server.url}/metrics`)).text;

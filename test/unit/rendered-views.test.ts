@@ -1,0 +1,72 @@
+// Rendered views: a full body over the cache's bound is written from the groups' chunks, byte for
+// byte what a held body would be, with the same ETag, length and gzip.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { gunzipSync } from 'node:zlib';
+import fc from 'fast-check';
+import { RegistryState, renderArray } from '../../src/registry/index.js';
+import { encodePieces, joinToBuffer, measureFragments, ViewCache } from '../../src/http/rendered.js';
+
+const P = '/services';
+const ALL = { groups: [], exporterTypes: [] };
+
+function registry(n: number): RegistryState {
+  const s = new RegistryState(P);
+  for (let i = 0; i < n; i++) {
+    const doc = { id: `n${i}`, exporter_type: 'node_exporter', port: 9100, address: `127.0.${i >> 8}.${i & 255}:9100`, labels: { note: `\u00e9t\u00e9 ${i}` } };
+    s.apply({ type: 'put', key: `${P}/g${i % 7}/nodes/n${i}_node_exporter`, value: JSON.stringify(doc) });
+  }
+  return s;
+}
+
+test('pieces of any size concatenate to the JSON array of the fragments, empty ones skipped', () => {
+  const fragment = fc.oneof(fc.constant(''), fc.string({ unit: 'grapheme', maxLength: 40 }).map((s) => JSON.stringify(s)));
+  fc.assert(fc.property(fc.array(fragment, { maxLength: 30 }), fc.integer({ min: 1, max: 200 }), (fragments, size) => {
+    const f = measureFragments(fragments);
+    const pieces = [...encodePieces(f, size)];
+    const whole = Buffer.concat(pieces);
+    assert.equal(whole.toString('utf8'), renderArray(fragments));
+    assert.equal(whole.length, f.byteLength);
+    assert.deepEqual(whole, joinToBuffer(fragments));
+    // Every piece but the last reaches the size asked for: few writes, none of them empty.
+    pieces.slice(0, -1).forEach((p) => assert.ok(p.length >= size, `a piece of ${p.length} < ${size} bytes`));
+    assert.ok(pieces.every((p) => p.length > 0));
+  }), { numRuns: 2000, seed: 1207 });
+});
+
+test('a full body over the cache bound is streamed: same bytes, length, ETag and gzip as a held one', async () => {
+  const content = registry(500).snapshot();
+  const heldView = new ViewCache(1 << 24).view(content, ALL);
+  const streamed = new ViewCache(1024).view(content, ALL);
+  assert.equal(heldView.streamed, false);
+  assert.equal(streamed.streamed, true, 'a body larger than the bound is not held');
+  assert.ok(streamed.byteLength > 1024);
+  assert.equal(streamed.etag, heldView.etag, 'the ETag is the content\'s, however the body is kept');
+  assert.equal(streamed.byteLength, heldView.byteLength);
+  assert.deepEqual(streamed.body, heldView.body);
+  assert.equal(streamed.body.toString('utf8'), content.body);
+  const [gzHeld, gzStreamed] = await Promise.all([heldView.gzipped(), streamed.gzipped()]);
+  assert.deepEqual(gunzipSync(gzStreamed), heldView.body);
+  assert.deepEqual(gzStreamed, gzHeld, 'replicas agree on the gzip bytes behind one ETag');
+});
+
+test('a streamed full view is made once per state, its copies are not kept, and a change moves it', () => {
+  const s = registry(100);
+  const cache = new ViewCache(512);
+  const v1 = cache.view(s.snapshot(), ALL);
+  assert.equal(cache.view(s.snapshot(), ALL), v1);
+  assert.equal(cache.cached(s.snapshot(), ALL), v1);
+  assert.notEqual(v1.body, v1.body, 'each copy is made for its caller and dropped');
+  s.apply({ type: 'delete', key: `${P}/g0/nodes/n0_node_exporter` });
+  const v2 = cache.view(s.snapshot(), ALL);
+  assert.notEqual(v2.etag, v1.etag);
+  assert.equal((JSON.parse(v2.body.toString()) as unknown[]).length, 99);
+  assert.equal((JSON.parse(v1.body.toString()) as unknown[]).length, 100, 'the old view still writes the old state');
+});
+
+test('an empty registry streams "[]"', () => {
+  const view = new ViewCache(1).view(new RegistryState(P).snapshot(), ALL);
+  assert.equal(view.streamed, true);
+  assert.equal(view.body.toString(), '[]');
+  assert.equal(view.byteLength, 2);
+});
