@@ -144,5 +144,23 @@ export function goalsOf(sizes: readonly SizeResult[]): Goal[] {
     measured: g === undefined ? 'n/a' : `${fx(g.from, 0)} → ${fx(g.to, 0)} µs (${fx(g.factor)}× for ${g.toNodes / g.fromNodes}× nodes)`,
     met: check(g?.factor, (f) => f <= 1.5),
   });
+  goals.push(...millionGoals(at(1_000_000), s10));
   return goals;
+}
+
+/** The goals at 1,000,000 nodes, when that size was measured (`--sizes ...,1000000`). */
+export function millionGoals(s: SizeResult | undefined, s10: SizeResult | undefined): Goal[] {
+  if (s === undefined) return [];
+  const m = s.memory;
+  const worstRss = m.rssAtReadyBytes === undefined ? undefined : Math.max(m.rssAtReadyBytes, m.rssAfterServingBytes);
+  const perUpdate = s10 === undefined || s10.updateCost.cpuMicrosPerUpdate === 0 ? undefined : s.updateCost.cpuMicrosPerUpdate / s10.updateCost.cpuMicrosPerUpdate;
+  return [
+    { goal: '1M nodes loaded in < 20 s (registry loaded log line)', measured: `${fx(s.load.loadMs === undefined ? undefined : s.load.loadMs / 1000, 1)} s`, met: check(s.load.loadMs, (v) => v < 20_000) },
+    {
+      goal: '1M nodes: RSS < 1.5 GB at ready and after serving',
+      measured: `${fx(m.rssAtReadyBytes === undefined ? undefined : m.rssAtReadyBytes / 1e9)} GB at ready, ${fx(m.rssAfterServingBytes / 1e9)} GB after serving (peak ${fx(m.peakRssBytes / 1e9)} GB)`,
+      met: check(worstRss, (v) => v < 1.5e9),
+    },
+    { goal: '1M nodes: CPU per update within 2× of 10k', measured: `${fx(perUpdate)}×`, met: check(perUpdate, (v) => v <= 2) },
+  ];
 }
