@@ -6,7 +6,8 @@ import { Writable } from 'node:stream';
 import { gunzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { RegistryState, renderArray } from '../../src/registry/index.js';
-import { joinToBuffer, measureFragments, ViewCache, writeArray } from '../../src/http/rendered.js';
+import { joinToBuffer, measureFragments, writeArray } from '../../src/http/array-body.js';
+import { ViewCache } from '../../src/http/rendered.js';
 
 const P = '/services';
 const ALL = { groups: [], exporterTypes: [] };
