@@ -55,10 +55,11 @@ const RING = 4;
  * was written (the caller ends `sink`), false when `sink` closed first.
  */
 export async function writeArray(sink: Writable, f: Fragments, pieceBytes: number = PIECE_BYTES): Promise<boolean> {
-  let open = !sink.destroyed;
+  // Waits end early when the sink closes; the sink is destroyed by then (a failed write, a client
+  // gone, the write deadline), which is what ends the writing.
   const closed = new Promise<void>((resolve) => sink.once('close', () => resolve()));
-  void closed.then(() => (open = false));
-  const taken: (Promise<void> | undefined)[] = new Array<Promise<void> | undefined>(RING).fill(undefined);
+  /** Per slot, the write of its buffer's last contents: done once the sink has taken them. */
+  const taken: (Promise<void> | undefined)[] = [];
   const ring: Buffer[] = [];
   let slot = 0;
   let used = 0;
@@ -76,16 +77,14 @@ export async function writeArray(sink: Writable, f: Fragments, pieceBytes: numbe
     if (bytes > pieceBytes) await Promise.race([write(text), closed]);
     else used += current().write(text, used, 'utf8');
   };
-  // A failed write destroys the sink before its 'close' event comes: stop at either.
-  const live = (): boolean => open && !sink.destroyed;
   await put('[', 1);
-  for (let i = 0; i < f.parts.length && live(); i++) {
+  for (let i = 0; i < f.parts.length && !sink.destroyed; i++) {
     if (i > 0) await put(',', 1);
     await put(f.parts[i] ?? '', f.lengths[i] ?? 0);
   }
-  if (live()) await put(']', 1);
-  if (live()) await flush();
-  return live();
+  if (!sink.destroyed) await put(']', 1);
+  if (!sink.destroyed) await flush();
+  return !sink.destroyed;
 }
 
 /** `Buffer.from(renderArray(fragments))`, without building the joined string. */
