@@ -8,7 +8,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Cleanup } from './cleanup.js';
-import { startAlternativeServer, startLimitServer, type ServerProc } from './children.js';
+import { startAlternativeServer, startLimitServer } from './children.js';
 import { PREFIX } from './dataset.js';
 import { fetchRaw, type RawResponse } from './http.js';
 import type { LimitManifest } from './limit-server.js';
@@ -113,15 +113,23 @@ function planAlternative(singleMs: number, opts: ThroughputOptions): Alternative
   return { runs: 1, durationMs: Math.min(60_000, Math.max(opts.durationMs, singleMs * 3)), connections: Math.min(2, opts.connections) };
 }
 
-// The alternative keeps working on requests wrk gave up on: wait until it is idle again.
-async function drain(alternative: ServerProc): Promise<void> {
-  const deadline = performance.now() + 120_000;
-  while (performance.now() < deadline) {
-    const res = await fetchRaw(`${alternative.url}/healthz`);
-    if (res.body.toString() === '0') return;
-    await sleep(50);
+/** How long the alternative may take to finish the requests wrk gave up on. */
+export const DRAIN_MS = 120_000;
+
+/**
+ * Whether the server at `url` finished its requests in progress within
+ * `withinMs` (the alternative keeps working on requests wrk gave up on).
+ * While it builds a 1,000,000-node body it may not answer even `/healthz`
+ * for a minute: a request that gets no answer is asked again, not a failure.
+ */
+export async function drained(url: string, withinMs = DRAIN_MS): Promise<boolean> {
+  const deadline = performance.now() + withinMs;
+  for (let left = withinMs; left > 0; left = deadline - performance.now()) {
+    const res = await fetchRaw(`${url}/healthz`, { timeoutMs: Math.ceil(left) }).catch(() => undefined);
+    if (res?.body.toString() === '0') return true;
+    if (deadline - performance.now() > 50) await sleep(50);
   }
-  throw new Error('the alternative did not finish its requests within 120 s');
+  return false;
 }
 
 function figures(runs: readonly WrkResult[], connections: number): ContenderFigures {
@@ -201,14 +209,19 @@ export async function measureThroughput(cleanup: Cleanup, oursUrl: string, etcdE
         const plan = plans.get(v)!;
         const order = CONTENDERS.map((_, i) => CONTENDERS[(i + run) % CONTENDERS.length]!);
         for (const c of order) {
-          if (c === 'alternative' && run >= plan.runs) continue;
+          if (c === 'alternative' && (run >= plan.runs || alternativeStopped)) continue;
           const wrkOpts = c === 'alternative'
             ? { durationMs: plan.durationMs, connections: plan.connections, timeoutMs: Math.max(30_000, plan.durationMs * 2) }
             : { durationMs: opts.durationMs, connections: opts.connections };
           const r = await runWrk(`${urls[c]}${v.path}`, { ...wrkOpts, headers: v.headers });
           results.get(v)![c].push(r);
           log(`  run ${run + 1}/${opts.runs} ${v.name.padEnd(5)} ${c.padEnd(11)} ${r.rps.toFixed(1)} req/s, p50 ${r.p50Ms.toFixed(2)} ms, p99 ${r.p99Ms.toFixed(2)} ms${r.errors > 0 ? `, ${r.errors} errors` : ''}`);
-          if (c === 'alternative') await drain(alternative);
+          // One that is still busy would load the machine under the others: stopped, as in its warm-up.
+          if (c === 'alternative' && !(await drained(alternative.url))) {
+            log(`  alternative still busy ${DRAIN_MS / 1000} s after its run; stopped, not measured further at this size`);
+            await alternative.stop();
+            alternativeStopped = true;
+          }
         }
       }
     }
