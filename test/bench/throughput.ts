@@ -101,6 +101,17 @@ interface AlternativePlan {
   readonly connections: number;
 }
 
+const NOT_MEASURED: AlternativePlan = { runs: 0, durationMs: 0, connections: 0 };
+
+/**
+ * A request of the alternative slower than this is all it is measured by at
+ * that size. At 1,000,000 nodes each one is a range of every key (~30 s),
+ * and under wrk the requests queued behind it had etcd build one copy of
+ * the whole registry per range in flight: etcd 3.4 grew to 20 GB and was
+ * killed by the kernel, failing the benchmark.
+ */
+export const ALTERNATIVE_ONE_REQUEST_MS = 15_000;
+
 /**
  * When one request of the alternative takes more than a quarter of a wrk
  * run (its full views at 100,000 nodes take seconds), a normal run would
@@ -108,7 +119,8 @@ interface AlternativePlan {
  * it is measured once, with 2 connections, for 3 request times (5 s to 60 s).
  * Its throughput is bound by its own CPU and etcd's, not by the clients.
  */
-function planAlternative(singleMs: number, opts: ThroughputOptions): AlternativePlan {
+export function planAlternative(singleMs: number, opts: Pick<ThroughputOptions, 'runs' | 'durationMs' | 'connections'>): AlternativePlan {
+  if (singleMs > ALTERNATIVE_ONE_REQUEST_MS) return NOT_MEASURED;
   if (singleMs * 4 <= opts.durationMs) return { runs: opts.runs, durationMs: opts.durationMs, connections: opts.connections };
   return { runs: 1, durationMs: Math.min(60_000, Math.max(opts.durationMs, singleMs * 3)), connections: Math.min(2, opts.connections) };
 }
@@ -170,12 +182,11 @@ export async function measureThroughput(cleanup: Cleanup, oursUrl: string, etcdE
     const urls: Record<Contender, string> = { limit: limit.url, ours: oursUrl, alternative: alternative.url };
     const results = new Map<View, Record<Contender, WrkResult[]>>(views.map((v) => [v, { limit: [], ours: [], alternative: [] }]));
     const plans = new Map<View, AlternativePlan>();
-    const notMeasured = { runs: 0, durationMs: 0, connections: 0 };
     let alternativeStopped = false;
     for (const v of views) {
       for (const c of CONTENDERS) {
         if (c === 'alternative' && alternativeStopped) {
-          plans.set(v, notMeasured);
+          plans.set(v, NOT_MEASURED);
           continue;
         }
         // Warm-up: renders and caches on our side, JIT everywhere. The alternative gets one
@@ -188,7 +199,7 @@ export async function measureThroughput(cleanup: Cleanup, oursUrl: string, etcdE
           log(`  alternative cannot answer ${v.path} within ${ALTERNATIVE_WARM_UP_MS / 1000} s; stopped, not measured at this size`);
           await alternative.stop();
           alternativeStopped = true;
-          plans.set(v, notMeasured);
+          plans.set(v, NOT_MEASURED);
           continue;
         }
         // Errors answered fast would pass for throughput: every contender must answer 200 first.
@@ -196,11 +207,16 @@ export async function measureThroughput(cleanup: Cleanup, oursUrl: string, etcdE
         // that is a finding, reported as no runs, not a reason to lose the rest of the benchmark.
         if (res.status !== 200 && c === 'alternative') {
           log(`  alternative cannot answer ${v.path}: ${res.status} ${res.body.toString().slice(0, 200)}; not measured`);
-          plans.set(v, notMeasured);
+          plans.set(v, NOT_MEASURED);
           continue;
         }
         if (res.status !== 200) throw new Error(`${c} answered ${v.path} with ${res.status}: ${res.body.toString().slice(0, 300)}`);
-        if (c === 'alternative') plans.set(v, planAlternative(performance.now() - t0, opts));
+        if (c === 'alternative') {
+          const singleMs = performance.now() - t0;
+          const plan = planAlternative(singleMs, opts);
+          if (plan.runs === 0) log(`  alternative took ${(singleMs / 1000).toFixed(1)} s for one ${v.path}; not run under wrk at this size`);
+          plans.set(v, plan);
+        }
         else if (!opts.quick) await runWrk(`${urls[c]}${v.path}`, { durationMs: 1000, connections: opts.connections, headers: v.headers });
       }
     }
