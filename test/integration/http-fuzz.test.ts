@@ -9,26 +9,16 @@ import { connect } from 'node:net';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import fc from 'fast-check';
 import type { RunningServer } from '../../src/server.js';
 import { useTestEtcd } from '../helpers/etcd.js';
 import { EXPECTED_FIXTURE_TARGETS } from '../helpers/expected.js';
 import { loadFixtureFile, putFixtures } from '../helpers/fixtures.js';
+import { liveBytes } from '../helpers/memory.js';
 import { eventually, httpGet, useTestServer } from '../helpers/server.js';
 
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
 const SEED = Number(process.env['FC_SEED'] ?? Date.now() % 2 ** 31);
 const ADMIN_TOKEN = 'fuzz-admin-token-0c9e';
-
-/** Heap plus Buffers (rendered bodies are Buffers) after full collections. */
-function liveBytes(): number {
-  for (let i = 0; i < 3; i++) gc();
-  const m = process.memoryUsage();
-  return m.heapUsed + m.arrayBuffers;
-}
 
 interface FuzzRequest {
   readonly method: string;
