@@ -4,8 +4,9 @@
  * watchers that need their own error listener, and stream-level resume
  * that we do not trust.
  */
-import { GRPCOutOfRangeError, type Etcd3, type IKeyValue, type IRangeResponse, type IWatchResponse, type Namespace, type Watcher } from 'etcd3';
+import { GRPCOutOfRangeError, type Etcd3, type IKeyValue, type IWatchResponse, type Namespace, type Watcher } from 'etcd3';
 import { prefixEnd } from '../etcd/client.js';
+import { rangePages, type RangeKeyValue, type RangePage, type RangePageRequest } from '../etcd/range.js';
 import { decodeKey } from '../registry/raw-key.js';
 import { RangeWindows, sharedLength } from './range-windows.js';
 import type { KeyValue, RegistrySource, WatchEvent, WatchHandle, WatchSink } from './source.js';
@@ -26,8 +27,8 @@ const PAGE_GROWTH = 4;
 export const DEFAULT_WATCH_CREATE_TIMEOUT_MS = 10_000;
 const MAX_LIST_ATTEMPTS = 5;
 
-function toKeyValue(kv: IKeyValue): KeyValue {
-  return { key: decodeKey(kv.key), value: kv.value.toString('utf8'), modRevision: Number(kv.mod_revision) };
+function toKeyValue(kv: RangeKeyValue): KeyValue {
+  return { key: decodeKey(kv.key), value: kv.value.toString('utf8'), modRevision: kv.modRevision };
 }
 
 /** Tuning of an {@link EtcdSource}. */
@@ -62,6 +63,8 @@ export class EtcdSource implements RegistrySource {
   private readonly createTimeoutMs: number;
   /** Where watches are created; replaced when etcd3 may have wedged its stream. */
   private watchNs: Namespace;
+  /** Range pages, decoded straight from the wire where etcd3 allows it (etcd/range.ts). */
+  private readonly range: (req: RangePageRequest) => Promise<RangePage>;
 
   constructor(
     private readonly client: Etcd3,
@@ -76,6 +79,7 @@ export class EtcdSource implements RegistrySource {
     this.pageBytes = o.pageBytes ?? DEFAULT_PAGE_BYTES;
     this.createTimeoutMs = o.createTimeoutMs ?? DEFAULT_WATCH_CREATE_TIMEOUT_MS;
     this.watchNs = client;
+    this.range = rangePages(client);
   }
 
   /**
@@ -106,11 +110,11 @@ export class EtcdSource implements RegistrySource {
     let pending = this.page(key, windowEnd, limit, revision);
     for (;;) {
       const res = await pending;
-      revision ??= Number(res.header.revision);
+      revision ??= res.revision;
       const first = res.kvs[0];
       const last = res.kvs[res.kvs.length - 1];
       const shared = first !== undefined && last !== undefined ? sharedLength(first.key, last.key) : 0;
-      windows.after({ returned: res.kvs.length, count: Number(res.count), more: res.more, continued, shared }, limit);
+      windows.after({ returned: res.kvs.length, count: res.count, more: res.more, continued, shared }, limit);
       continued = res.more && last !== undefined;
       const done = !continued && windowEnd === this.end;
       if (!done) {
@@ -134,12 +138,12 @@ export class EtcdSource implements RegistrySource {
     }
   }
 
-  private page(key: Buffer, rangeEnd: Buffer, limit: number, revision: number | undefined): Promise<IRangeResponse> {
-    return this.client.kv.range({ key, range_end: rangeEnd, limit, ...(revision !== undefined ? { revision } : {}) });
+  private page(key: Buffer, rangeEnd: Buffer, limit: number, revision: number | undefined): Promise<RangePage> {
+    return this.range({ key, rangeEnd, limit, ...(revision !== undefined ? { revision } : {}) });
   }
 
   /** Keys to ask for next so that a page is about `pageBytes`, judged by the page just read. */
-  private nextLimit(kvs: readonly IKeyValue[], limit: number): number {
+  private nextLimit(kvs: readonly RangeKeyValue[], limit: number): number {
     let bytes = 0;
     for (const kv of kvs) bytes += kv.key.length + kv.value.length;
     const perKey = Math.max(1, bytes / kvs.length);
