@@ -206,9 +206,25 @@ function rawRangeOf(client: Etcd3): ((req: RangePageRequest) => Promise<RangePag
   return (req) => pool.exec('KV', RAW_RANGE, toEtcd3Request(req));
 }
 
-/** Reads range pages from `client`, raw where etcd3 allows it (see the module comment). */
+async function etcd3Range(client: Etcd3, req: RangePageRequest): Promise<RangePage> {
+  return fromEtcd3Response(await client.kv.range(toEtcd3Request(req)));
+}
+
+/**
+ * Reads range pages from `client`, raw where etcd3 allows it (see the module
+ * comment). The raw call is set up on first use, not here: etcd3 creates its
+ * service client then, which throws on a closed client, and that error
+ * belongs to the call (as etcd3's own range reports it), not to whoever
+ * holds the reader.
+ */
 export function rangePages(client: Etcd3): (req: RangePageRequest) => Promise<RangePage> {
-  const raw = rawRangeOf(client);
-  if (raw !== undefined) return raw;
-  return async (req) => fromEtcd3Response(await client.kv.range(toEtcd3Request(req)));
+  let read: ((req: RangePageRequest) => Promise<RangePage>) | undefined;
+  return (req) => {
+    try {
+      read ??= rawRangeOf(client) ?? ((r) => etcd3Range(client, r));
+    } catch {
+      return etcd3Range(client, req);
+    }
+    return read(req);
+  };
 }

@@ -3,7 +3,10 @@
 // protobuf allows, and cut short.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { ClientClosedError } from 'etcd3';
+import { createEtcdClient } from '../../src/etcd/client.js';
 import { decodeRangeResponse, RangeDecodeError } from '../../src/etcd/range.js';
+import { EtcdSource } from '../../src/mirror/etcd-source.js';
 
 function varint(n: number | bigint): Buffer {
   let v = BigInt(n);
@@ -84,4 +87,11 @@ test('a message cut short or malformed is an error that says where, never a page
   }
   assert.throws(() => decodeRangeResponse(Buffer.concat([tag(7, 3)])), /unsupported wire type 3/);
   assert.throws(() => decodeRangeResponse(Buffer.from([0x20, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01])), /varint longer than 10 bytes/);
+});
+
+test('a reader made from a closed client fails on use, with etcd3\'s own error, not when it is made', async () => {
+  const client = createEtcdClient({ endpoints: ['http://127.0.0.1:1'] });
+  client.close();
+  const source = new EtcdSource(client, '/services');
+  await assert.rejects(source.list(() => assert.fail('no page'), () => assert.fail('no restart')), ClientClosedError);
 });
