@@ -8,7 +8,7 @@
  * etcd3's connection pool, so deadlines, retries, the circuit breaker, auth
  * tokens and TLS are etcd3's as for every other call.
  */
-import type { Etcd3, IRangeRequest, IRangeResponse } from 'etcd3';
+import type { Etcd3, IRangeRequest } from 'etcd3';
 
 /** One key of a range page. `key` and `value` are views of the response's bytes. */
 export interface RangeKeyValue {
@@ -152,16 +152,6 @@ export function decodeRangeResponse(buf: Buffer): RangePage {
   return { revision, kvs, more, count };
 }
 
-/** etcd3's page as a `RangePage`: what a listing uses when the raw call is not available. */
-export function fromEtcd3Response(res: IRangeResponse): RangePage {
-  return {
-    revision: Number(res.header.revision),
-    kvs: res.kvs.map((kv) => ({ key: kv.key, value: kv.value, modRevision: Number(kv.mod_revision) })),
-    more: res.more,
-    count: Number(res.count),
-  };
-}
-
 function toEtcd3Request(req: RangePageRequest): IRangeRequest {
   return { key: req.key, range_end: req.rangeEnd, limit: req.limit, ...(req.revision !== undefined ? { revision: req.revision } : {}) };
 }
@@ -206,8 +196,15 @@ function rawRangeOf(client: Etcd3): ((req: RangePageRequest) => Promise<RangePag
   return (req) => pool.exec('KV', RAW_RANGE, toEtcd3Request(req));
 }
 
+/** A page read through etcd3's own range and decoding: what a listing uses when the raw call is not available. */
 async function etcd3Range(client: Etcd3, req: RangePageRequest): Promise<RangePage> {
-  return fromEtcd3Response(await client.kv.range(toEtcd3Request(req)));
+  const res = await client.kv.range(toEtcd3Request(req));
+  return {
+    revision: Number(res.header.revision),
+    kvs: res.kvs.map((kv) => ({ key: kv.key, value: kv.value, modRevision: Number(kv.mod_revision) })),
+    more: res.more,
+    count: Number(res.count),
+  };
 }
 
 /**
