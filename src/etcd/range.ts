@@ -9,6 +9,7 @@
  * tokens and TLS are etcd3's as for every other call.
  */
 import type { Etcd3, IRangeRequest } from 'etcd3';
+import { BYTES, Reader, VARINT, WireDecodeError } from './wire.js';
 
 /** One key of a range page. `key` and `value` are views of the response's bytes. */
 export interface RangeKeyValue {
@@ -37,12 +38,14 @@ export interface RangePageRequest {
 }
 
 /** Reads a RangeResponse that is not what etcd's protocol says. */
-export class RangeDecodeError extends Error {
-  constructor(detail: string, readonly offset: number) {
-    super(`etcd's range response does not decode at byte ${offset}: ${detail}`);
+export class RangeDecodeError extends WireDecodeError {
+  constructor(detail: string, offset: number) {
+    super('range response', detail, offset);
     this.name = 'RangeDecodeError';
   }
 }
+
+const rangeFailure = (detail: string, offset: number): Error => new RangeDecodeError(detail, offset);
 
 // Field numbers of etcd's rpc.proto and kv.proto.
 const RESPONSE_HEADER = 1;
@@ -54,54 +57,8 @@ const KV_KEY = 1;
 const KV_MOD_REVISION = 3;
 const KV_VALUE = 5;
 
-const VARINT = 0;
-const FIXED64 = 1;
-const BYTES = 2;
-const FIXED32 = 5;
-
-/** A cursor over protobuf wire bytes; `end` bounds the message being read. */
-class Reader {
-  pos: number;
-  constructor(readonly buf: Buffer, start: number, readonly end: number) {
-    this.pos = start;
-  }
-
-  /** A varint as a number: exact up to 2^53, which revisions and counts stay under. */
-  varint(): number {
-    let value = 0;
-    let scale = 1;
-    for (let i = 0; i < 10; i++) {
-      if (this.pos >= this.end) throw new RangeDecodeError('truncated varint', this.pos);
-      const b = this.buf[this.pos++] ?? 0;
-      value += (b & 0x7f) * scale;
-      if (b < 0x80) return value;
-      scale *= 128;
-    }
-    throw new RangeDecodeError('varint longer than 10 bytes', this.pos);
-  }
-
-  /** Start of a length-delimited field's bytes; the cursor moves past them. */
-  bytes(): number {
-    const length = this.varint();
-    const start = this.pos;
-    if (length > this.end - start) throw new RangeDecodeError(`field of ${length} bytes runs past its message`, start);
-    this.pos = start + length;
-    return start;
-  }
-
-  skip(wireType: number): void {
-    if (wireType === VARINT) this.varint();
-    else if (wireType === BYTES) this.bytes();
-    else if (wireType === FIXED64 || wireType === FIXED32) {
-      const size = wireType === FIXED64 ? 8 : 4;
-      if (size > this.end - this.pos) throw new RangeDecodeError('truncated fixed-size field', this.pos);
-      this.pos += size;
-    } else throw new RangeDecodeError(`unsupported wire type ${wireType}`, this.pos);
-  }
-}
-
 function readHeaderRevision(buf: Buffer, start: number, end: number): number {
-  const h = new Reader(buf, start, end);
+  const h = new Reader(buf, start, end, rangeFailure);
   let revision = 0;
   while (h.pos < end) {
     const tag = h.varint();
@@ -112,7 +69,7 @@ function readHeaderRevision(buf: Buffer, start: number, end: number): number {
 }
 
 function readKeyValue(buf: Buffer, start: number, end: number): RangeKeyValue {
-  const r = new Reader(buf, start, end);
+  const r = new Reader(buf, start, end, rangeFailure);
   let key = buf.subarray(start, start);
   let value = key;
   let modRevision = 0;
@@ -132,7 +89,7 @@ function readKeyValue(buf: Buffer, start: number, end: number): RangeKeyValue {
 
 /** Decodes the RangeResponse in `buf` (pure; unknown fields are skipped). */
 export function decodeRangeResponse(buf: Buffer): RangePage {
-  const r = new Reader(buf, 0, buf.length);
+  const r = new Reader(buf, 0, buf.length, rangeFailure);
   let revision = 0;
   let more = false;
   let count = 0;

@@ -7,25 +7,7 @@ import { ClientClosedError } from 'etcd3';
 import { createEtcdClient } from '../../src/etcd/client.js';
 import { decodeRangeResponse, RangeDecodeError } from '../../src/etcd/range.js';
 import { EtcdSource } from '../../src/mirror/etcd-source.js';
-
-function varint(n: number | bigint): Buffer {
-  let v = BigInt(n);
-  const out: number[] = [];
-  do {
-    const b = Number(v & 0x7fn);
-    v >>= 7n;
-    out.push(v > 0n ? b | 0x80 : b);
-  } while (v > 0n);
-  return Buffer.from(out);
-}
-const tag = (field: number, wireType: number): Buffer => varint((field << 3) | wireType);
-const num = (field: number, n: number | bigint): Buffer => Buffer.concat([tag(field, 0), varint(n)]);
-const bytes = (field: number, b: Buffer | string): Buffer => {
-  const body = Buffer.from(b);
-  return Buffer.concat([tag(field, 2), varint(body.length), body]);
-};
-const fixed64 = (field: number): Buffer => Buffer.concat([tag(field, 1), Buffer.alloc(8, 0xab)]);
-const fixed32 = (field: number): Buffer => Buffer.concat([tag(field, 5), Buffer.alloc(4, 0xcd)]);
+import { bytes, fixed32, fixed64, num, tag } from '../helpers/protobuf.js';
 
 // etcd's ResponseHeader: cluster_id 1, member_id 2, revision 3, raft_term 4.
 const header = (revision: number | bigint): Buffer => bytes(1, Buffer.concat([num(1, 14841639068965178418n), num(2, 10276657743932975437n), num(3, revision), num(4, 2)]));
