@@ -7,6 +7,7 @@
 import { GRPCOutOfRangeError, type Etcd3, type IKeyValue, type IWatchResponse, type Namespace, type Watcher } from 'etcd3';
 import { prefixEnd } from '../etcd/client.js';
 import { rangePages, type RangeKeyValue, type RangePage, type RangePageRequest } from '../etcd/range.js';
+import { rawWatchNamespace } from '../etcd/watch.js';
 import { decodeKey } from '../registry/raw-key.js';
 import { RangeWindows, sharedLength } from './range-windows.js';
 import type { KeyValue, RegistrySource, WatchEvent, WatchHandle, WatchSink } from './source.js';
@@ -61,8 +62,8 @@ export class EtcdSource implements RegistrySource {
   private readonly pageSize: number;
   private readonly pageBytes: number;
   private readonly createTimeoutMs: number;
-  /** Where watches are created; replaced when etcd3 may have wedged its stream. */
-  private watchNs: Namespace;
+  /** Where watches are created, made on first use; dropped when etcd3 may have wedged its stream. */
+  private watchNs: Namespace | undefined;
   /** Range pages, decoded straight from the wire where etcd3 allows it (etcd/range.ts). */
   private readonly range: (req: RangePageRequest) => Promise<RangePage>;
 
@@ -78,7 +79,6 @@ export class EtcdSource implements RegistrySource {
     this.pageSize = o.pageSize ?? DEFAULT_PAGE_SIZE;
     this.pageBytes = o.pageBytes ?? DEFAULT_PAGE_BYTES;
     this.createTimeoutMs = o.createTimeoutMs ?? DEFAULT_WATCH_CREATE_TIMEOUT_MS;
-    this.watchNs = client;
     this.range = rangePages(client);
   }
 
@@ -151,7 +151,7 @@ export class EtcdSource implements RegistrySource {
   }
 
   watch(fromRevision: number, sink: WatchSink): WatchHandle {
-    const ns = this.watchNs;
+    const ns = (this.watchNs ??= rawWatchNamespace(this.client));
     const watcher: Watcher = ns.watch().inRange({ start: this.start, end: this.end }).startRevision(String(fromRevision)).watcher();
     let live = true;
     let attached = false;
@@ -201,7 +201,7 @@ export class EtcdSource implements RegistrySource {
 
   /** Stops creating watches on `ns` and, once its watcher is `gone`, ends its (possibly wedged) stream. */
   private abandon(ns: Namespace, gone: Promise<void>): void {
-    if (this.watchNs === ns) this.watchNs = this.client.namespace('');
+    if (this.watchNs === ns) this.watchNs = undefined;
     void gone.then(() => endIdleWatchStream(ns));
   }
 
