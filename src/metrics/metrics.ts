@@ -4,6 +4,7 @@
  */
 import { Counter, Gauge, Histogram, collectDefaultMetrics, type Registry } from 'prom-client';
 import { INVALID_REASONS, RENDER_FAILURE_REASONS, type InvalidReason } from '../registry/index.js';
+import { TargetCounts } from './target-counts.js';
 import { MIRROR_ERROR_REASONS, type Mirror, type MirrorMetrics, type ReloadReason } from '../mirror/mirror.js';
 
 const P = 'etcd_http_sd_';
@@ -50,15 +51,11 @@ function lintCleanDefaults(registry: Registry): void {
 /** Registers the gauges computed from `mirror` at scrape time. */
 export function registerStateGauges(registry: Registry, mirror: MirrorReader): void {
   const registers = [registry];
+  let counts: TargetCounts | undefined;
   new Gauge({
     name: `${P}targets`, help: 'Targets served, per group and exporter type.', labelNames: ['group', 'exporter_type'], registers,
     collect() {
-      this.reset();
-      for (const g of mirror.content()?.groups ?? []) {
-        // A group without nodes still reports 0, so "lost its targets" alerts see the drop.
-        if (g.exporterTypeCounts.size === 0) this.set({ group: g.name, exporter_type: '' }, 0);
-        for (const [exporterType, n] of g.exporterTypeCounts) this.set({ group: g.name, exporter_type: exporterType }, n);
-      }
+      (counts ??= new TargetCounts(this)).update(mirror.content()?.groups ?? []);
     },
   });
   const scalar = (name: string, help: string, read: () => number | undefined): void => {
