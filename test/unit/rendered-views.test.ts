@@ -6,7 +6,7 @@ import { Writable } from 'node:stream';
 import { gunzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { RegistryState, renderArray } from '../../src/registry/index.js';
-import { joinToBuffer, measureFragments, writeArray } from '../../src/http/array-body.js';
+import { joinToBuffer, measureFragments, PiecePool, writeArray } from '../../src/http/array-body.js';
 import { ViewCache } from '../../src/http/rendered.js';
 
 const P = '/services';
@@ -44,7 +44,7 @@ test('written through reused buffers of any size, the array is the fragments\' J
   await fc.assert(fc.asyncProperty(fc.array(fragment, { maxLength: 30 }), fc.integer({ min: 1, max: 200 }), async (fragments, size) => {
     const f = measureFragments(fragments);
     const { sink, taken } = lateSink();
-    assert.equal(await writeArray(sink, f, size), true);
+    assert.equal(await writeArray(sink, f, new PiecePool(size)), true);
     await new Promise((resolve) => sink.end(resolve));
     const whole = Buffer.concat(taken);
     assert.equal(whole.toString('utf8'), renderArray(fragments));
@@ -60,8 +60,34 @@ test('a sink that closes mid-way stops the writing', async () => {
   const f = measureFragments(Array.from({ length: 100 }, (_, i) => JSON.stringify(`part ${i}`)));
   const { sink, taken } = lateSink();
   setImmediate(() => sink.destroy());
-  assert.equal(await writeArray(sink, f, 16), false);
+  assert.equal(await writeArray(sink, f, new PiecePool(16)), false);
   assert.ok(Buffer.concat(taken).length < f.byteLength);
+});
+
+test('pieces are shared by bodies written one after another and at once, and reused only once the sink took them', async () => {
+  const bodies = [0, 1, 2].map((b) => Array.from({ length: 60 }, (_, i) => JSON.stringify(`body ${b} part ${i} ${'x'.repeat(i % 13)}`)));
+  const pool = new PiecePool(40);
+  /** Writes a body; resolves once writeArray has, with what the sink will have taken in the end. */
+  const write = async (fragments: readonly string[]): Promise<{ out: Promise<string> }> => {
+    const { sink, taken } = lateSink();
+    assert.equal(await writeArray(sink, measureFragments(fragments), pool), true);
+    return { out: new Promise((resolve) => sink.end(() => resolve(Buffer.concat(taken).toString('utf8')))) };
+  };
+  const writeAll = async (fragments: readonly string[]): Promise<string> => (await write(fragments)).out;
+  // One after another, each started as soon as writeArray resolved for the one before: the last
+  // writes of that one are still pending in its late sink, so pieces reused then would corrupt them.
+  const ends: Promise<string>[] = [];
+  for (const fragments of bodies) ends.push((await write(fragments)).out);
+  (await Promise.all(ends)).forEach((out, i) => assert.equal(out, renderArray(bodies[i] ?? [])));
+  const afterFirst = pool.allocated;
+  assert.ok(afterFirst <= 8, `${afterFirst} pieces for three bodies one after another`);
+  // At once: each body has pieces of its own.
+  const outputs = await Promise.all(bodies.map(writeAll));
+  outputs.forEach((out, i) => assert.equal(out, renderArray(bodies[i] ?? [])));
+  await new Promise((resolve) => setImmediate(resolve));
+  const settled = pool.allocated;
+  for (const fragments of bodies) assert.equal(await writeAll(fragments), renderArray(fragments));
+  assert.equal(pool.allocated, settled, 'bodies written after the pieces came back allocate none');
 });
 
 test('a full body over the cache bound is streamed: same bytes, length, ETag and gzip as a held one', async () => {
