@@ -9,7 +9,7 @@
  * tokens and TLS are etcd3's as for every other call.
  */
 import type { Etcd3, IRangeRequest } from 'etcd3';
-import { BYTES, Reader, VARINT, WireDecodeError } from './wire.js';
+import { BYTES, HEADER_REVISION, KV_KEY, KV_MOD_REVISION, KV_VALUE, Reader, tagOf, VARINT, WireDecodeError } from './wire.js';
 
 /** One key of a range page. `key` and `value` are views of the response's bytes. */
 export interface RangeKeyValue {
@@ -45,43 +45,37 @@ export class RangeDecodeError extends WireDecodeError {
   }
 }
 
-const rangeFailure = (detail: string, offset: number): Error => new RangeDecodeError(detail, offset);
-
-// Field numbers of etcd's rpc.proto and kv.proto.
+// Field numbers of etcd's RangeResponse (rpc.proto).
 const RESPONSE_HEADER = 1;
 const RESPONSE_KVS = 2;
 const RESPONSE_MORE = 3;
 const RESPONSE_COUNT = 4;
-const HEADER_REVISION = 3;
-const KV_KEY = 1;
-const KV_MOD_REVISION = 3;
-const KV_VALUE = 5;
 
 function readHeaderRevision(buf: Buffer, start: number, end: number): number {
-  const h = new Reader(buf, start, end, rangeFailure);
+  const h = new Reader(buf, start, end, RangeDecodeError);
   let revision = 0;
   while (h.pos < end) {
     const tag = h.varint();
-    if (tag === ((HEADER_REVISION << 3) | VARINT)) revision = h.varint();
+    if (tag === tagOf(HEADER_REVISION, VARINT)) revision = h.varint();
     else h.skip(tag & 7);
   }
   return revision;
 }
 
 function readKeyValue(buf: Buffer, start: number, end: number): RangeKeyValue {
-  const r = new Reader(buf, start, end, rangeFailure);
+  const r = new Reader(buf, start, end, RangeDecodeError);
   let key = buf.subarray(start, start);
   let value = key;
   let modRevision = 0;
   while (r.pos < end) {
     const tag = r.varint();
-    if (tag === ((KV_KEY << 3) | BYTES)) {
+    if (tag === tagOf(KV_KEY, BYTES)) {
       const at = r.bytes();
       key = buf.subarray(at, r.pos);
-    } else if (tag === ((KV_VALUE << 3) | BYTES)) {
+    } else if (tag === tagOf(KV_VALUE, BYTES)) {
       const at = r.bytes();
       value = buf.subarray(at, r.pos);
-    } else if (tag === ((KV_MOD_REVISION << 3) | VARINT)) modRevision = r.varint();
+    } else if (tag === tagOf(KV_MOD_REVISION, VARINT)) modRevision = r.varint();
     else r.skip(tag & 7);
   }
   return { key, value, modRevision };
@@ -89,7 +83,7 @@ function readKeyValue(buf: Buffer, start: number, end: number): RangeKeyValue {
 
 /** Decodes the RangeResponse in `buf` (pure; unknown fields are skipped). */
 export function decodeRangeResponse(buf: Buffer): RangePage {
-  const r = new Reader(buf, 0, buf.length, rangeFailure);
+  const r = new Reader(buf, 0, buf.length, RangeDecodeError);
   let revision = 0;
   let more = false;
   let count = 0;

@@ -9,7 +9,10 @@
  * auth and TLS stay etcd3's.
  */
 import type { Etcd3, IEvent, IKeyValue, IResponseHeader, IWatchResponse, Namespace } from 'etcd3';
-import { BYTES, Reader, VARINT, WireDecodeError } from './wire.js';
+import {
+  BYTES, HEADER_CLUSTER_ID, HEADER_MEMBER_ID, HEADER_RAFT_TERM, HEADER_REVISION, KV_CREATE_REVISION, KV_KEY, KV_LEASE, KV_MOD_REVISION, KV_VALUE, KV_VERSION,
+  Reader, tagOf, VARINT, WireDecodeError,
+} from './wire.js';
 
 /** Reads a WatchResponse that is not what etcd's protocol says. */
 export class WatchDecodeError extends WireDecodeError {
@@ -19,9 +22,7 @@ export class WatchDecodeError extends WireDecodeError {
   }
 }
 
-const watchFailure = (detail: string, offset: number): Error => new WatchDecodeError(detail, offset);
-
-// Field numbers of etcd's rpc.proto and kv.proto.
+// Field numbers of etcd's WatchResponse (rpc.proto) and mvccpb.Event (kv.proto).
 const RESPONSE_HEADER = 1;
 const RESPONSE_WATCH_ID = 2;
 const RESPONSE_CREATED = 3;
@@ -30,24 +31,12 @@ const RESPONSE_COMPACT_REVISION = 5;
 const RESPONSE_CANCEL_REASON = 6;
 const RESPONSE_FRAGMENT = 7;
 const RESPONSE_EVENTS = 11;
-const HEADER_CLUSTER_ID = 1;
-const HEADER_MEMBER_ID = 2;
-const HEADER_REVISION = 3;
-const HEADER_RAFT_TERM = 4;
 const EVENT_TYPE = 1;
 const EVENT_KV = 2;
 const EVENT_PREV_KV = 3;
-const KV_KEY = 1;
-const KV_CREATE_REVISION = 2;
-const KV_MOD_REVISION = 3;
-const KV_VERSION = 4;
-const KV_VALUE = 5;
-const KV_LEASE = 6;
-
-const tagOf = (field: number, wireType: number): number => (field << 3) | wireType;
 
 function readHeader(buf: Buffer, start: number, end: number): IResponseHeader {
-  const r = new Reader(buf, start, end, watchFailure);
+  const r = new Reader(buf, start, end, WatchDecodeError);
   const h: IResponseHeader = { cluster_id: '0', member_id: '0', revision: '0', raft_term: '0' };
   while (r.pos < end) {
     const tag = r.varint();
@@ -61,7 +50,7 @@ function readHeader(buf: Buffer, start: number, end: number): IResponseHeader {
 }
 
 function readKeyValue(buf: Buffer, start: number, end: number): IKeyValue {
-  const r = new Reader(buf, start, end, watchFailure);
+  const r = new Reader(buf, start, end, WatchDecodeError);
   const empty = buf.subarray(start, start);
   const kv: IKeyValue = { key: empty, create_revision: '0', mod_revision: '0', version: '0', value: empty, lease: '0' };
   while (r.pos < end) {
@@ -85,7 +74,7 @@ function readKeyValue(buf: Buffer, start: number, end: number): IKeyValue {
 const ABSENT = null as unknown as IKeyValue;
 
 function readEvent(buf: Buffer, start: number, end: number): IEvent {
-  const r = new Reader(buf, start, end, watchFailure);
+  const r = new Reader(buf, start, end, WatchDecodeError);
   let type = 0;
   let kv = ABSENT;
   let prev = ABSENT;
@@ -108,7 +97,7 @@ function readEvent(buf: Buffer, start: number, end: number): IEvent {
  * what etcd3 would have made of it.
  */
 export function decodeWatchResponse(buf: Buffer): IWatchResponse {
-  const r = new Reader(buf, 0, buf.length, watchFailure);
+  const r = new Reader(buf, 0, buf.length, WatchDecodeError);
   const res: IWatchResponse & { fragment: boolean } = {
     header: null as unknown as IResponseHeader, // as ABSENT; etcd always sends one
     watch_id: '0',

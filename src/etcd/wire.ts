@@ -13,9 +13,28 @@ export class WireDecodeError extends Error {
 }
 
 export const VARINT = 0;
-export const FIXED64 = 1;
+const FIXED64 = 1;
 export const BYTES = 2;
-export const FIXED32 = 5;
+const FIXED32 = 5;
+
+/** A field's tag as it stands on the wire. */
+export const tagOf = (field: number, wireType: number): number => (field << 3) | wireType;
+
+// Field numbers of the messages both decoders read: etcd's ResponseHeader (rpc.proto) and
+// mvccpb.KeyValue (kv.proto).
+export const HEADER_CLUSTER_ID = 1;
+export const HEADER_MEMBER_ID = 2;
+export const HEADER_REVISION = 3;
+export const HEADER_RAFT_TERM = 4;
+export const KV_KEY = 1;
+export const KV_CREATE_REVISION = 2;
+export const KV_MOD_REVISION = 3;
+export const KV_VERSION = 4;
+export const KV_VALUE = 5;
+export const KV_LEASE = 6;
+
+/** The error a decoder throws for bytes it cannot read, from what is wrong and where. */
+export type DecodeFailure = new (detail: string, offset: number) => Error;
 
 const TWO_32 = 2 ** 32;
 /** Below this high word a 64-bit value is exact as a number (2^53). */
@@ -28,9 +47,13 @@ export class Reader {
     readonly buf: Buffer,
     start: number,
     readonly end: number,
-    private readonly fail: (detail: string, offset: number) => Error,
+    private readonly failure: DecodeFailure,
   ) {
     this.pos = start;
+  }
+
+  private fail(detail: string, offset: number): Error {
+    return new this.failure(detail, offset);
   }
 
   /** A varint as a number: exact up to 2^53, which revisions and counts stay under. */
