@@ -138,21 +138,26 @@ function traceMerge(common: CommonLabels, own: Readonly<Record<string, string>>,
 function mergedLabels(group: string, common: CommonLabels, node: NodeDocument, policy: LabelPolicy, trace?: TargetTrace): Record<string, string> {
   const ownLabels = sanitizeLabels(node.labels, trace?.nodeLabel, policy);
   if (trace !== undefined) traceMerge(common, ownLabels, node, trace);
-  return mergeSorted(commonPairs(common), sortedPairs(ownLabels), ownedPairs(group, node));
+  return mergeSorted(commonPairs(common), ownLabels, namesInOrder(ownLabels), ownedPairs(group, node));
 }
 
-/** Three sorted pair lists merged into one object, keys set in order; for a name in several, the last list's value. */
-function mergeSorted(a: readonly Pair[], b: readonly Pair[], c: readonly Pair[]): Record<string, string> {
+/**
+ * Sorted pairs `a`, the labels `b` (its names `bNames`, sorted) and sorted
+ * pairs `c` merged into one object, keys set in order; for a name in
+ * several, the last one's value. The node's labels are read in place,
+ * not first made into pairs.
+ */
+function mergeSorted(a: readonly Pair[], b: Readonly<Record<string, string>>, bNames: readonly string[], c: readonly Pair[]): Record<string, string> {
   const out: Record<string, string> = {};
   let i = 0;
   let j = 0;
   let k = 0;
   for (;;) {
     const x = a[i];
-    const y = b[j];
+    const y = bNames[j];
     const z = c[k];
     let name = x?.[0];
-    if (y !== undefined && (name === undefined || y[0] < name)) name = y[0];
+    if (y !== undefined && (name === undefined || y < name)) name = y;
     if (z !== undefined && (name === undefined || z[0] < name)) name = z[0];
     if (name === undefined) return out;
     let value = '';
@@ -160,8 +165,8 @@ function mergeSorted(a: readonly Pair[], b: readonly Pair[], c: readonly Pair[])
       value = x[1];
       i++;
     }
-    if (y?.[0] === name) {
-      value = y[1];
+    if (y === name) {
+      value = b[name] ?? '';
       j++;
     }
     if (z?.[0] === name) {

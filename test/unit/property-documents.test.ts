@@ -256,6 +256,19 @@ test('sanitised labels: valid names, nothing reserved, non-empty string values, 
   }), 3000);
 });
 
+test('labels sanitising keeps as they are come back in the order and with the values the full rules give', () => {
+  const names = fc.constantFrom('A', 'a', 'env', 'instance', 'job', 'region', 'z_1', 'a-b', '__x');
+  const some = fc.dictionary(names, fc.constantFrom('x', 'prod', ''), { maxKeys: 8 });
+  const sorted = some.map((d) => Object.fromEntries(Object.keys(d).sort().map((k) => [k, d[k]])));
+  check(fc.property(fc.oneof(sorted, some, fc.dictionary(anyName, anyJson, { maxKeys: 20 })), (raw) => {
+    const quick = sanitizeLabels(raw);
+    // With a listener, every label goes through the rules one by one.
+    const full = sanitizeLabels(raw, () => undefined);
+    assert.deepEqual(Object.entries(quick), Object.entries(full));
+    assert.equal(Object.getPrototypeOf(quick), Object.prototype);
+  }), 3000);
+});
+
 test('reserved labels from a registrant never reach the target; exporter_type and the address cannot be spoofed', () => {
   const reserved = fc.dictionary(
     fc.constantFrom('__address__', '__scheme__', '__param_target', '__metrics_path__', '__meta_etcd_group', '__meta_etcd_node_id', '__scrape_timeout__', '_-address__', '-_address__', '__meta_etcd_exporter_type'),
